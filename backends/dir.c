@@ -1,0 +1,257 @@
+/*
+ * The dir backend: a volume is a directory that outlives `docker volume
+ * rm` (local-persist semantics).  It lives at ROOT/NAME, at ROOT/REL for a
+ * relative mountpoint option, or at an absolute mountpoint strictly
+ * beneath one of the driver's allowed roots.
+ */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "common/log.h"
+#include "common/validate.h"
+#include "privhelper/privhelper.h"
+
+/* Where a volume lives: a base fd from the helper's own table and a
+ * relative path beneath it, plus the absolute path to report. */
+struct location {
+	int		 basefd;
+	const char	*rel;
+	char		 abs[VW_PATH_MAX];
+};
+
+static int
+fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int
+locate(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct location *loc, struct vw_volume_reply *rep)
+{
+	size_t allowed;
+
+	if (vw_volume_path(ctx->driver, req->name, &req->opts, loc->abs,
+	    sizeof(loc->abs), &allowed, &loc->rel, rep->msg, sizeof(rep->msg)) < 0)
+		return EPERM;
+	loc->basefd = allowed == (size_t)-1 ? ctx->root_fd :
+	    ctx->allowed_fds[allowed];
+	return 0;
+}
+
+static int
+dir_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct vw_volume_reply *rep)
+{
+	const struct vw_volume_opts *o = &req->opts;
+	struct location loc;
+	int fd, created, err;
+
+	if ((err = locate(ctx, req, &loc, rep)) != 0)
+		return err;
+	fd = ph_open_beneath(loc.basefd, loc.rel, 1, &created);
+	if (fd < 0) {
+		err = errno;
+		if (err == ELOOP)
+			return fail(rep, err, "cannot create %s: a component of the "
+			    "path is a symbolic link, which is never followed; "
+			    "replace it with a real directory", loc.abs);
+		if (err == ENOTDIR)
+			return fail(rep, err, "cannot create %s: a component of the "
+			    "path exists and is not a directory", loc.abs);
+		return fail(rep, err, "cannot create %s: %s", loc.abs,
+		    strerror(err));
+	}
+	if ((o->flags & (VW_OPT_UID | VW_OPT_GID)) &&
+	    fchown(fd, (o->flags & VW_OPT_UID) ? (uid_t)o->uid : (uid_t)-1,
+	    (o->flags & VW_OPT_GID) ? (gid_t)o->gid : (gid_t)-1) < 0) {
+		err = errno;
+		close(fd);
+		return fail(rep, err, "cannot set the owner of %s: %s", loc.abs,
+		    strerror(err));
+	}
+	/* chown may clear setgid bits, so the mode goes last. */
+	if ((o->flags & VW_OPT_MODE) && fchmod(fd, (mode_t)o->mode) < 0) {
+		err = errno;
+		close(fd);
+		return fail(rep, err, "cannot set the mode of %s: %s", loc.abs,
+		    strerror(err));
+	}
+	close(fd);
+	log_info("volume %s: %s %s", req->name, created ? "created" :
+	    "reusing existing directory", loc.abs);
+	memcpy(rep->path, loc.abs, sizeof(loc.abs));
+	return 0;
+}
+
+static int
+dir_mount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct vw_volume_reply *rep)
+{
+	struct location loc;
+	int fd, err;
+
+	if ((err = locate(ctx, req, &loc, rep)) != 0)
+		return err;
+	/* Never re-create: a vanished directory usually means its disk is
+	 * not mounted, and a container must not write to the wrong one. */
+	fd = ph_open_beneath(loc.basefd, loc.rel, 0, NULL);
+	if (fd < 0) {
+		err = errno;
+		if (err == ENOENT)
+			return fail(rep, err, "the directory %s of volume %s does "
+			    "not exist (is the file system it lives on mounted?); "
+			    "it is not re-created: restore it, or remove and "
+			    "re-create the volume", loc.abs, req->name);
+		if (err == ELOOP || err == EXDEV)
+			return fail(rep, err, "the path %s of volume %s contains a "
+			    "symbolic link, which is never followed; replace it "
+			    "with a real directory", loc.abs, req->name);
+		return fail(rep, err, "cannot open %s of volume %s: %s", loc.abs,
+		    req->name, strerror(err));
+	}
+	close(fd);
+	memcpy(rep->path, loc.abs, sizeof(loc.abs));
+	return 0;
+}
+
+static int
+dir_unmount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct vw_volume_reply *rep)
+{
+	struct location loc;
+	int err;
+
+	/* Nothing is mounted for a plain directory. */
+	if ((err = locate(ctx, req, &loc, rep)) != 0)
+		return err;
+	memcpy(rep->path, loc.abs, sizeof(loc.abs));
+	return 0;
+}
+
+/* Split rel into the parent directory (opened) and the last component. */
+static int
+open_parent(int basefd, const char *rel, const char **last)
+{
+	char parent[VW_PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+
+	if (slash == NULL) {
+		*last = rel;
+		return fcntl(basefd, F_DUPFD_CLOEXEC, 0);
+	}
+	memcpy(parent, rel, (size_t)(slash - rel));
+	parent[slash - rel] = '\0';
+	*last = slash + 1;
+	return ph_open_beneath(basefd, parent, 0, NULL);
+}
+
+static int
+dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct vw_volume_reply *rep)
+{
+	const struct vw_driver *d = ctx->driver;
+	struct location loc;
+	const char *last;
+	int pfd, err;
+
+	if ((err = locate(ctx, req, &loc, rep)) != 0)
+		return err;
+	memcpy(rep->path, loc.abs, sizeof(loc.abs));
+	if (d->on_remove == VW_ON_REMOVE_KEEP) {
+		log_info("volume %s: removed; data kept at %s", req->name, loc.abs);
+		return 0;
+	}
+	if ((pfd = open_parent(loc.basefd, loc.rel, &last)) < 0) {
+		err = errno;
+		if (err == ENOENT)
+			return 0;	/* already gone */
+		return fail(rep, err, "cannot open the parent of %s: %s", loc.abs,
+		    strerror(err));
+	}
+	if (d->on_remove == VW_ON_REMOVE_ARCHIVE) {
+		char aside[NAME_MAX + 1], stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		if ((size_t)snprintf(aside, sizeof(aside), "%s.removed-%s", last,
+		    stamp) >= sizeof(aside)) {
+			close(pfd);
+			return fail(rep, ENAMETOOLONG, "cannot archive %s: the "
+			    "archived name would be too long; the data is kept",
+			    loc.abs);
+		}
+		if (renameat2(pfd, last, pfd, aside, RENAME_NOREPLACE) < 0 &&
+		    errno != ENOENT) {
+			err = errno;
+			close(pfd);
+			return fail(rep, err, "cannot archive %s: %s; the data is "
+			    "kept", loc.abs, strerror(err));
+		}
+		close(pfd);
+		log_info("volume %s: removed; data archived as %s.removed-%s",
+		    req->name, loc.abs, stamp);
+		return 0;
+	}
+	if (ph_remove_tree(pfd, last) < 0 && errno != ENOENT) {
+		err = errno;
+		close(pfd);
+		if (err == EXDEV)
+			return fail(rep, err, "cannot delete %s: it contains a mount "
+			    "point or another file system; unmount it and remove "
+			    "the volume again (nothing else was deleted there)",
+			    loc.abs);
+		return fail(rep, err, "cannot delete %s completely: %s; what "
+		    "remains is kept, fix the cause and remove the volume again",
+		    loc.abs, strerror(err));
+	}
+	close(pfd);
+	log_info("volume %s: removed and deleted %s", req->name, loc.abs);
+	return 0;
+}
+
+const struct vw_backend vw_backend_dir = {
+	.name = "dir",
+	/* CAP_CHOWN for the uid/gid options, CAP_FOWNER for mode on a
+	 * directory another user owns, CAP_DAC_OVERRIDE and
+	 * CAP_DAC_READ_SEARCH for on_remove delete/archive of trees that
+	 * containers wrote with any owner and mode. */
+	.caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_FOWNER) |
+	    (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_DAC_READ_SEARCH),
+	.create = dir_create,
+	.remove = dir_remove,
+	.mount = dir_mount,
+	.unmount = dir_unmount,
+};
+
+const struct vw_backend *
+vw_backend_get(enum vw_backend_type type)
+{
+	switch (type) {
+	case VW_BACKEND_DIR:
+		return &vw_backend_dir;
+	}
+	return NULL;
+}

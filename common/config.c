@@ -1,0 +1,653 @@
+/* Configuration: embedded default, JSON file, overrides; see config.h. */
+#include "vw-build.h"
+#include "common/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "common/proto.h"
+#include "common/validate.h"
+
+/* Largest config file we read, in bytes. */
+#define CONFIG_MAX_BYTES	(1024 * 1024)
+#define MAX_DRIVERS		64
+#define MAX_ALLOWED		32
+
+static const char embedded_default[] =
+    "{\n"
+    "  \"user\": \"" VW_DEFAULT_USER "\",\n"
+    "  \"state_dir\": \"/var/lib/volwarden/state\",\n"
+    "  \"run_dir\": \"/run/volwarden\",\n"
+    "  \"socket_dir\": \"/run/docker/plugins\",\n"
+    "  \"drivers\": [\n"
+    "    {\"name\": \"volwarden\", \"backend\": \"dir\",\n"
+    "     \"root\": \"/var/lib/volwarden/volumes\", \"on_remove\": \"keep\"}\n"
+    "  ]\n"
+    "}\n";
+
+enum {
+	OPT_CONFIG = VW_OPT_FLAG_BASE, OPT_NO_CONFIG, OPT_SOCKET_DIR,
+	OPT_STATE_DIR, OPT_RUN_DIR, OPT_ROOT, OPT_ALLOWED_ROOT, OPT_USER,
+};
+
+const struct option vw_config_longopts[] = {
+	{ "config",		required_argument, NULL, OPT_CONFIG },
+	{ "no-config",		no_argument,       NULL, OPT_NO_CONFIG },
+	{ "socket-dir",		required_argument, NULL, OPT_SOCKET_DIR },
+	{ "state-dir",		required_argument, NULL, OPT_STATE_DIR },
+	{ "run-dir",		required_argument, NULL, OPT_RUN_DIR },
+	{ "root",		required_argument, NULL, OPT_ROOT },
+	{ "allowed-root",	required_argument, NULL, OPT_ALLOWED_ROOT },
+	{ "user",		required_argument, NULL, OPT_USER },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char *const flag_names[] = {
+	"--config", "--no-config", "--socket-dir", "--state-dir", "--run-dir",
+	"--root", "--allowed-root", "--user",
+};
+
+int
+vw_overrides_set(struct vw_overrides *ov, int opt, const char *arg, char *err,
+    size_t errlen)
+{
+	switch (opt) {
+	case OPT_CONFIG:	ov->config = arg; break;
+	case OPT_NO_CONFIG:	ov->no_config = 1; break;
+	case OPT_SOCKET_DIR:	ov->socket_dir = arg; break;
+	case OPT_STATE_DIR:	ov->state_dir = arg; break;
+	case OPT_RUN_DIR:	ov->run_dir = arg; break;
+	case OPT_ROOT:		ov->root = arg; break;
+	case OPT_USER:		ov->user = arg; break;
+	case OPT_ALLOWED_ROOT:
+		if (ov->nallowed >= MAX_ALLOWED) {
+			snprintf(err, errlen, "at most %d --allowed-root flags "
+			    "are accepted", MAX_ALLOWED);
+			return -1;
+		}
+		ov->allowed_roots[ov->nallowed++] = arg;
+		break;
+	default:
+		snprintf(err, errlen, "unknown option");
+		return -1;
+	}
+	return 0;
+}
+
+int
+vw_overrides_argv(const struct vw_overrides *ov, int used_file,
+    const char *file, const char **argv, int argc, int max)
+{
+	const char *vals[] = { NULL, NULL, ov->socket_dir, ov->state_dir,
+	    ov->run_dir, ov->root, NULL, ov->user };
+	int start = argc;
+
+#define PUSH(s) do { if (argc - start >= max) return -1; argv[argc++] = (s); } while (0)
+	if (used_file) {
+		PUSH("--config");
+		PUSH(file);
+	} else
+		PUSH("--no-config");
+	for (size_t i = 2; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		if (vals[i] != NULL) {
+			PUSH(flag_names[i]);
+			PUSH(vals[i]);
+		}
+	}
+	for (size_t i = 0; i < ov->nallowed; i++) {
+		PUSH("--allowed-root");
+		PUSH(ov->allowed_roots[i]);
+	}
+	if (argc - start >= max)
+		return -1;
+	argv[argc] = NULL;
+	return argc;
+#undef PUSH
+}
+
+const char *
+vw_backend_name(enum vw_backend_type b)
+{
+	switch (b) {
+	case VW_BACKEND_DIR:
+		return "dir";
+	}
+	return "unknown";
+}
+
+const char *
+vw_on_remove_name(enum vw_on_remove r)
+{
+	switch (r) {
+	case VW_ON_REMOVE_KEEP:		return "keep";
+	case VW_ON_REMOVE_DELETE:	return "delete";
+	case VW_ON_REMOVE_ARCHIVE:	return "archive";
+	}
+	return "unknown";
+}
+
+static void
+free_driver(struct vw_driver *d)
+{
+	free(d->name);
+	free(d->root);
+	for (size_t i = 0; i < d->nallowed; i++)
+		free(d->allowed_roots[i]);
+	free(d->allowed_roots);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+vw_config_free(struct vw_config *cfg)
+{
+	free(cfg->source);
+	free(cfg->user);
+	free(cfg->state_dir);
+	free(cfg->run_dir);
+	free(cfg->socket_dir);
+	free(cfg->socket_group);
+	for (size_t i = 0; i < cfg->ndrivers; i++)
+		free_driver(&cfg->drivers[i]);
+	free(cfg->drivers);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static char *
+xstrdup_or_null(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+/* Error helper: "SOURCE: key PATH: reason". */
+static int __attribute__((format(printf, 5, 6)))
+keyerr(char *err, size_t errlen, const char *source, const char *key,
+    const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: key %s: %s", source, key, why);
+	return -1;
+}
+
+/* Store a string member; nul-byte-free is guaranteed by yajl_tree. */
+static int
+get_string(yajl_val v, char **out, const char *source, const char *key,
+    char *err, size_t errlen)
+{
+	if (!YAJL_IS_STRING(v))
+		return keyerr(err, errlen, source, key, "must be a string");
+	free(*out);
+	if ((*out = strdup(v->u.string)) == NULL)
+		return keyerr(err, errlen, source, key, "out of memory");
+	return 0;
+}
+
+static int
+parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
+    char *err, size_t errlen)
+{
+	char key[96];
+	int have_backend = 0;
+
+	snprintf(key, sizeof(key), "drivers[%zu]", idx);
+	if (!YAJL_IS_OBJECT(obj))
+		return keyerr(err, errlen, source, key, "must be an object");
+	d->on_remove = VW_ON_REMOVE_KEEP;
+	for (size_t i = 0; i < obj->u.object.len; i++) {
+		const char *k = obj->u.object.keys[i];
+		yajl_val v = obj->u.object.values[i];
+
+		snprintf(key, sizeof(key), "drivers[%zu].%.40s", idx, k);
+		if (strcmp(k, "name") == 0) {
+			if (get_string(v, &d->name, source, key, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "backend") == 0) {
+			if (!YAJL_IS_STRING(v))
+				return keyerr(err, errlen, source, key, "must be a string");
+			if (strcmp(v->u.string, "dir") == 0)
+				d->backend = VW_BACKEND_DIR;
+			else
+				return keyerr(err, errlen, source, key,
+				    "backend \"%.40s\" is not available in this "
+				    "build; available: dir", v->u.string);
+			have_backend = 1;
+		} else if (strcmp(k, "root") == 0) {
+			if (get_string(v, &d->root, source, key, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "on_remove") == 0) {
+			const char *s;
+
+			if (!YAJL_IS_STRING(v))
+				return keyerr(err, errlen, source, key, "must be a string");
+			s = v->u.string;
+			if (strcmp(s, "keep") == 0)
+				d->on_remove = VW_ON_REMOVE_KEEP;
+			else if (strcmp(s, "delete") == 0)
+				d->on_remove = VW_ON_REMOVE_DELETE;
+			else if (strcmp(s, "archive") == 0)
+				d->on_remove = VW_ON_REMOVE_ARCHIVE;
+			else
+				return keyerr(err, errlen, source, key, "must be "
+				    "\"keep\", \"delete\" or \"archive\"");
+		} else if (strcmp(k, "allowed_roots") == 0) {
+			if (!YAJL_IS_ARRAY(v))
+				return keyerr(err, errlen, source, key,
+				    "must be an array of absolute paths");
+			if (v->u.array.len > MAX_ALLOWED)
+				return keyerr(err, errlen, source, key,
+				    "at most %d entries are allowed", MAX_ALLOWED);
+			d->allowed_roots = calloc(v->u.array.len + 1, sizeof(char *));
+			if (d->allowed_roots == NULL)
+				return keyerr(err, errlen, source, key, "out of memory");
+			for (size_t j = 0; j < v->u.array.len; j++) {
+				snprintf(key, sizeof(key), "drivers[%zu].allowed_roots[%zu]",
+				    idx, j);
+				if (get_string(v->u.array.values[j],
+				    &d->allowed_roots[j], source, key, err, errlen) < 0)
+					return -1;
+				d->nallowed++;
+			}
+		} else {
+			return keyerr(err, errlen, source, key, "unknown key; valid "
+			    "driver keys are: name, backend, root, allowed_roots, "
+			    "on_remove");
+		}
+	}
+	snprintf(key, sizeof(key), "drivers[%zu]", idx);
+	if (d->name == NULL)
+		return keyerr(err, errlen, source, key, "\"name\" is required");
+	if (!have_backend)
+		return keyerr(err, errlen, source, key, "\"backend\" is required");
+	if (d->root == NULL)
+		return keyerr(err, errlen, source, key, "\"root\" is required");
+	return 0;
+}
+
+int
+vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
+    char *err, size_t errlen)
+{
+	char yerr[256];
+	yajl_val top;
+	int rc = -1;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((cfg->source = strdup(source)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	top = yajl_tree_parse(text, yerr, sizeof(yerr));
+	if (top == NULL) {
+		char *nl;
+
+		while ((nl = strchr(yerr, '\n')) != NULL)
+			*nl = ' ';
+		snprintf(err, errlen, "%s: not valid JSON: %s", source, yerr);
+		return -1;
+	}
+	if (!YAJL_IS_OBJECT(top)) {
+		snprintf(err, errlen, "%s: the top level must be a JSON object", source);
+		goto out;
+	}
+	for (size_t i = 0; i < top->u.object.len; i++) {
+		const char *k = top->u.object.keys[i];
+		yajl_val v = top->u.object.values[i];
+		char **dst = NULL;
+
+		if (strcmp(k, "user") == 0)
+			dst = &cfg->user;
+		else if (strcmp(k, "state_dir") == 0)
+			dst = &cfg->state_dir;
+		else if (strcmp(k, "run_dir") == 0)
+			dst = &cfg->run_dir;
+		else if (strcmp(k, "socket_dir") == 0)
+			dst = &cfg->socket_dir;
+		else if (strcmp(k, "socket_group") == 0)
+			dst = &cfg->socket_group;
+		if (dst != NULL) {
+			if (get_string(v, dst, source, k, err, errlen) < 0)
+				goto out;
+			continue;
+		}
+		if (strcmp(k, "drivers") != 0) {
+			keyerr(err, errlen, source, k, "unknown key; valid keys are: "
+			    "user, state_dir, run_dir, socket_dir, socket_group, "
+			    "drivers");
+			goto out;
+		}
+		if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0) {
+			keyerr(err, errlen, source, k, "must be a non-empty array "
+			    "of driver objects");
+			goto out;
+		}
+		if (v->u.array.len > MAX_DRIVERS) {
+			keyerr(err, errlen, source, k, "at most %d drivers are "
+			    "supported", MAX_DRIVERS);
+			goto out;
+		}
+		if (cfg->drivers != NULL) {
+			keyerr(err, errlen, source, k, "given twice");
+			goto out;
+		}
+		cfg->drivers = calloc(v->u.array.len, sizeof(*cfg->drivers));
+		if (cfg->drivers == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		for (size_t j = 0; j < v->u.array.len; j++) {
+			cfg->ndrivers++;
+			if (parse_driver(&cfg->drivers[j], v->u.array.values[j],
+			    j, source, err, errlen) < 0)
+				goto out;
+		}
+	}
+	if (cfg->ndrivers == 0) {
+		keyerr(err, errlen, source, "drivers", "is required");
+		goto out;
+	}
+	/* Defaults for omitted top-level keys. */
+	if ((cfg->user == NULL && (cfg->user = strdup(VW_DEFAULT_USER)) == NULL) ||
+	    (cfg->state_dir == NULL &&
+	    (cfg->state_dir = strdup("/var/lib/volwarden/state")) == NULL) ||
+	    (cfg->run_dir == NULL && (cfg->run_dir = strdup("/run/volwarden")) == NULL) ||
+	    (cfg->socket_dir == NULL &&
+	    (cfg->socket_dir = strdup("/run/docker/plugins")) == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	yajl_tree_free(top);
+	return rc;
+}
+
+/* Normalise an absolute directory path in place; err names the key. */
+static int
+norm_abs(char *path, const char *source, const char *key, char *err,
+    size_t errlen)
+{
+	char why[256];
+
+	if (path[0] != '/')
+		return keyerr(err, errlen, source, key, "must be an absolute "
+		    "path, got \"%.200s\"", path);
+	if (strcmp(path, "/") == 0)
+		return keyerr(err, errlen, source, key, "must not be /");
+	if (strlen(path) > 1024)
+		return keyerr(err, errlen, source, key, "longer than 1024 bytes");
+	if (vw_mountpoint_normalize(path, path, strlen(path) + 1, why,
+	    sizeof(why)) < 0)
+		return keyerr(err, errlen, source, key, "%s", why);
+	return 0;
+}
+
+int
+vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
+{
+	const char *src = cfg->source;
+	char key[96];
+
+	if (norm_abs(cfg->state_dir, src, "state_dir", err, errlen) < 0 ||
+	    norm_abs(cfg->run_dir, src, "run_dir", err, errlen) < 0 ||
+	    norm_abs(cfg->socket_dir, src, "socket_dir", err, errlen) < 0)
+		return -1;
+	if (cfg->user[0] == '\0')
+		return keyerr(err, errlen, src, "user", "must not be empty");
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		struct vw_driver *d = &cfg->drivers[i];
+		char why[256];
+
+		snprintf(key, sizeof(key), "drivers[%zu].name", i);
+		/* The driver name is a socket file stem and a Docker driver
+		 * name: the same character rule as volume names. */
+		if (vw_name_valid(d->name, strlen(d->name), why, sizeof(why)) < 0)
+			return keyerr(err, errlen, src, key, "\"%.80s\" is not a "
+			    "valid driver name (letters, digits, _ . -, at least "
+			    "two characters)", d->name);
+		if (strlen(cfg->socket_dir) + strlen(d->name) + 7 > 107)
+			return keyerr(err, errlen, src, key, "the socket path "
+			    "%s/%s.sock is longer than a unix socket path may be "
+			    "(107 bytes)", cfg->socket_dir, d->name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->drivers[j].name, d->name) == 0)
+				return keyerr(err, errlen, src, key, "driver "
+				    "\"%s\" is defined twice", d->name);
+		snprintf(key, sizeof(key), "drivers[%zu].root", i);
+		if (norm_abs(d->root, src, key, err, errlen) < 0)
+			return -1;
+		for (size_t j = 0; j < d->nallowed; j++) {
+			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots[%zu]",
+			    i, j);
+			if (norm_abs(d->allowed_roots[j], src, key, err, errlen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+replace(char **dst, const char *src)
+{
+	char *s;
+
+	if (src == NULL)
+		return 0;
+	if ((s = strdup(src)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static char *
+read_file(const char *path, int check_owner, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "cannot open config file %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "config file %s is not a regular file", path);
+		goto fail;
+	}
+	if (check_owner && (st.st_uid != 0 || (st.st_mode & 022))) {
+		snprintf(err, errlen, "config file %s must be owned by root and "
+		    "not writable by group or others (chown root %s; chmod "
+		    "go-w %s)", path, path, path);
+		goto fail;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "config file %s is larger than %d bytes",
+		    path, CONFIG_MAX_BYTES);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", path);
+		goto fail;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot read config file %s: %s",
+			    path, n < 0 ? strerror(errno) : "file shrank");
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	if (strlen(buf) != off) {
+		snprintf(err, errlen, "config file %s contains a NUL byte", path);
+		goto fail;
+	}
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+int
+vw_config_load(struct vw_config *cfg, const struct vw_overrides *ov,
+    int check_owner, char *err, size_t errlen)
+{
+	const char *path = NULL;
+	char *text = NULL;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!ov->no_config) {
+		if (ov->config != NULL)
+			path = ov->config;
+		else if (access(VW_CONFIG_FILE, F_OK) == 0)
+			path = VW_CONFIG_FILE;
+	}
+	if (path != NULL) {
+		if ((text = read_file(path, check_owner, err, errlen)) == NULL)
+			return -1;
+		rc = vw_config_parse(cfg, text, path, err, errlen);
+		free(text);
+	} else
+		rc = vw_config_parse(cfg, embedded_default, "embedded default",
+		    err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (replace(&cfg->socket_dir, ov->socket_dir) < 0 ||
+	    replace(&cfg->state_dir, ov->state_dir) < 0 ||
+	    replace(&cfg->run_dir, ov->run_dir) < 0 ||
+	    replace(&cfg->user, ov->user) < 0 ||
+	    replace(&cfg->drivers[0].root, ov->root) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (ov->nallowed > 0) {
+		struct vw_driver *d = &cfg->drivers[0];
+		char **n = realloc(d->allowed_roots,
+		    (d->nallowed + ov->nallowed + 1) * sizeof(char *));
+
+		if (n == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		d->allowed_roots = n;
+		if (d->nallowed + ov->nallowed > MAX_ALLOWED) {
+			snprintf(err, errlen, "driver %s: more than %d allowed "
+			    "roots", d->name, MAX_ALLOWED);
+			goto fail;
+		}
+		for (size_t i = 0; i < ov->nallowed; i++) {
+			if ((d->allowed_roots[d->nallowed] =
+			    xstrdup_or_null(ov->allowed_roots[i])) == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			d->nallowed++;
+		}
+	}
+	if (vw_config_validate(cfg, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	vw_config_free(cfg);
+	return -1;
+}
+
+/* Print s as a JSON string: the config's strings come from yajl or argv
+ * and may hold any byte, so escape what JSON requires. */
+static void
+print_json_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(fp, "\\u%04x", c);
+		else
+			fputc(c, fp);
+	}
+	fputc('"', fp);
+}
+
+void
+vw_config_print(const struct vw_config *cfg, FILE *fp)
+{
+	fputs("{\n  \"user\": ", fp);
+	print_json_string(fp, cfg->user);
+	fputs(",\n  \"state_dir\": ", fp);
+	print_json_string(fp, cfg->state_dir);
+	fputs(",\n  \"run_dir\": ", fp);
+	print_json_string(fp, cfg->run_dir);
+	fputs(",\n  \"socket_dir\": ", fp);
+	print_json_string(fp, cfg->socket_dir);
+	if (cfg->socket_group != NULL) {
+		fputs(",\n  \"socket_group\": ", fp);
+		print_json_string(fp, cfg->socket_group);
+	}
+	fputs(",\n  \"drivers\": [", fp);
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const struct vw_driver *d = &cfg->drivers[i];
+
+		fputs(i ? ",\n    {" : "\n    {", fp);
+		fputs("\"name\": ", fp);
+		print_json_string(fp, d->name);
+		fprintf(fp, ", \"backend\": \"%s\", \"root\": ",
+		    vw_backend_name(d->backend));
+		print_json_string(fp, d->root);
+		fputs(", \"allowed_roots\": [", fp);
+		for (size_t j = 0; j < d->nallowed; j++) {
+			if (j)
+				fputs(", ", fp);
+			print_json_string(fp, d->allowed_roots[j]);
+		}
+		fprintf(fp, "], \"on_remove\": \"%s\"}",
+		    vw_on_remove_name(d->on_remove));
+	}
+	fputs("\n  ]\n}\n", fp);
+}
+
+uint64_t
+vw_config_digest(const struct vw_config *cfg)
+{
+	uint64_t h = 14695981039346656037ULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL)
+		return 0;
+	vw_config_print(cfg, fp);
+	if (fclose(fp) != 0) {
+		free(buf);
+		return 0;
+	}
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 1099511628211ULL;
+	}
+	free(buf);
+	return h;
+}

@@ -1,0 +1,111 @@
+/*
+ * volwarden's configuration: the embedded default, the JSON file
+ * (doc/volwarden.json.5) and command-line overrides.  Both processes parse
+ * the same inputs into the same struct; the helper proves it with
+ * vw_config_digest() in the HELLO exchange.
+ *
+ * Every string in these structs is owned by the struct and freed by
+ * vw_config_free().
+ */
+#ifndef VW_CONFIG_H
+#define VW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Storage backends.  Only dir is built in this version. */
+enum vw_backend_type {
+	VW_BACKEND_DIR,
+};
+
+/* What Remove does with the data (driver key "on_remove"). */
+enum vw_on_remove {
+	VW_ON_REMOVE_KEEP,	/* leave the directory: local-persist semantics */
+	VW_ON_REMOVE_DELETE,	/* delete the directory tree */
+	VW_ON_REMOVE_ARCHIVE,	/* rename it aside to NAME.removed-TIMESTAMP */
+};
+
+/* One Docker volume driver: a socket name bound to one backend. */
+struct vw_driver {
+	char			*name;		/* driver name = socket file stem */
+	enum vw_backend_type	 backend;
+	char			*root;		/* absolute, normalised */
+	char			**allowed_roots;	/* absolute, normalised */
+	size_t			 nallowed;
+	enum vw_on_remove	 on_remove;
+};
+
+/* The whole configuration. */
+struct vw_config {
+	char		*source;	/* file it came from, or "embedded default" */
+	char		*user;		/* the frontend's unprivileged user */
+	char		*state_dir;	/* durable registry (WAL), owned by user */
+	char		*run_dir;	/* volatile mount counters, under /run */
+	char		*socket_dir;	/* where DRIVER.sock files are bound */
+	char		*socket_group;	/* group of the sockets, NULL = root */
+	struct vw_driver *drivers;
+	size_t		 ndrivers;
+};
+
+/* Command-line overrides; strings are borrowed from argv. */
+struct vw_overrides {
+	const char	*config;	/* --config FILE */
+	int		 no_config;	/* --no-config: embedded default only */
+	const char	*socket_dir, *state_dir, *run_dir, *root, *user;
+	const char	*allowed_roots[32];	/* --allowed-root, repeatable */
+	size_t		 nallowed;
+};
+
+/* Default path of the config file, read when present. */
+#define VW_CONFIG_FILE		"/etc/volwarden/volwarden.json"
+
+/* getopt_long options shared by both executables ("config", ...), with
+ * values VW_OPT_FLAG_BASE + n.  Terminated by a zero entry. */
+#include <getopt.h>
+extern const struct option vw_config_longopts[];
+#define VW_OPT_FLAG_BASE	0x1000
+
+/* Record one shared flag in *ov.  Returns 0, or -1 with a reason in err
+ * (e.g. too many --allowed-root). */
+int vw_overrides_set(struct vw_overrides *ov, int opt, const char *arg,
+    char *err, size_t errlen);
+
+/* Append ov as argv words to argv (room for at most max more entries,
+ * not counting the terminating NULL that is also written); returns the
+ * new count or -1 if there is no room. */
+int vw_overrides_argv(const struct vw_overrides *ov, int used_file,
+    const char *file, const char **argv, int argc, int max);
+
+/*
+ * Build *cfg from the file named by ov (or VW_CONFIG_FILE when present, or
+ * the embedded default) and the overrides, then validate it.  Returns 0,
+ * or -1 with a sentence in err naming the file, the key and the reason.
+ * If check_owner is set the file must be owned by root and not writable
+ * by group or others.
+ */
+int vw_config_load(struct vw_config *cfg, const struct vw_overrides *ov,
+    int check_owner, char *err, size_t errlen);
+
+/* Parse JSON text (for tests and vw_config_load); source names it in
+ * errors.  Does not apply overrides or validate. */
+int vw_config_parse(struct vw_config *cfg, const char *text,
+    const char *source, char *err, size_t errlen);
+
+/* Check a parsed config (paths absolute, names valid, drivers unique). */
+int vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen);
+
+/* Print the effective config as canonical JSON (parses back to the same). */
+void vw_config_print(const struct vw_config *cfg, FILE *fp);
+
+/* FNV-1a 64 of the canonical print: equal configs have equal digests. */
+uint64_t vw_config_digest(const struct vw_config *cfg);
+
+/* Free everything cfg owns and zero it. */
+void vw_config_free(struct vw_config *cfg);
+
+/* "dir" etc. */
+const char *vw_backend_name(enum vw_backend_type b);
+const char *vw_on_remove_name(enum vw_on_remove r);
+
+#endif

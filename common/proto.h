@@ -1,0 +1,140 @@
+/*
+ * The frontend <-> privhelper protocol.
+ *
+ * Every message is one SOCK_SEQPACKET datagram: a struct vw_msg_hdr followed
+ * by exactly hdr.len bytes of payload, whose layout is fixed by the type.
+ * Requests go frontend -> helper; each reply carries the request's type with
+ * VW_MSG_REPLY set and the same id.  The frontend says *what* (a volume name
+ * and validated options); the helper computes *where* from its own copy of
+ * the configuration.  No pointer and no path chosen by the frontend is ever
+ * used by the helper without being re-validated against its own config.
+ *
+ * Bump VW_PROTO_VERSION on ANY change to this file's types or layouts.
+ */
+#ifndef VW_PROTO_H
+#define VW_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define VW_PROTO_VERSION	1
+
+/* Longest volume name: Docker's local driver has none, we cap at 255 bytes
+ * (a file name component, NAME_MAX in <linux/limits.h>). */
+#define VW_NAME_MAX		255
+/* Longest path, including the NUL (PATH_MAX in <linux/limits.h>). */
+#define VW_PATH_MAX		4096
+/* Longest error sentence in a reply, including the NUL. */
+#define VW_ERRMSG_MAX		512
+
+/* Reply types are the request type with this bit set. */
+#define VW_MSG_REPLY		0x8000u
+
+/* The message types: X(name, value).  Generates the enum and vw_msg_name(). */
+#define VW_MSG_TYPES(X)				\
+	X(HELLO,		1)		\
+	X(VOLUME_CREATE,	2)		\
+	X(VOLUME_REMOVE,	3)		\
+	X(VOLUME_MOUNT,		4)		\
+	X(VOLUME_UNMOUNT,	5)
+
+enum vw_msg_type {
+#define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
+	VW_MSG_TYPES(VW_MSG_ENUM)
+#undef VW_MSG_ENUM
+};
+
+/* Header of every message.  len is the payload length in bytes. */
+struct vw_msg_hdr {
+	uint32_t	type;
+	uint32_t	len;
+	uint64_t	id;
+};
+_Static_assert(sizeof(struct vw_msg_hdr) == 16, "vw_msg_hdr layout");
+
+/* HELLO: the first request, exactly once.  config_digest is
+ * vw_config_digest() of the frontend's parsed config; the helper refuses
+ * to serve if its own parse differs. */
+struct vw_hello {
+	uint32_t	version;	/* VW_PROTO_VERSION */
+	uint32_t	driver;		/* index into config drivers[] */
+	uint64_t	config_digest;
+};
+_Static_assert(sizeof(struct vw_hello) == 16, "vw_hello layout");
+
+/* HELLO reply: the helper's view, for the frontend to compare and log. */
+struct vw_hello_reply {
+	uint32_t	version;
+	uint32_t	driver;
+	uint64_t	config_digest;
+	uint64_t	capabilities;	/* CapEff bit mask the helper kept */
+};
+_Static_assert(sizeof(struct vw_hello_reply) == 24, "vw_hello_reply layout");
+
+/* Bits of vw_volume_opts.flags: which options were given. */
+#define VW_OPT_UID		0x01u
+#define VW_OPT_GID		0x02u
+#define VW_OPT_MODE		0x04u
+#define VW_OPT_MOUNTPOINT	0x08u
+#define VW_OPT_ALL		0x0fu
+
+/* Validated volume options (docker volume create -o).  mountpoint is the
+ * user's option value after vw_mountpoint_normalize(): absolute (under an
+ * allowed root) or relative (under the driver root); the helper resolves
+ * it itself.  uid/gid are ids, mode is permission bits (<= 07777). */
+struct vw_volume_opts {
+	uint32_t	flags;
+	uint32_t	uid;
+	uint32_t	gid;
+	uint32_t	mode;
+	char		mountpoint[VW_PATH_MAX];
+};
+_Static_assert(sizeof(struct vw_volume_opts) == 16 + VW_PATH_MAX, "vw_volume_opts layout");
+
+/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT request. */
+struct vw_volume_req {
+	char			name[VW_NAME_MAX + 1];	/* NUL-terminated */
+	struct vw_volume_opts	opts;			/* as given at Create */
+};
+_Static_assert(sizeof(struct vw_volume_req) == 256 + 16 + VW_PATH_MAX, "vw_volume_req layout");
+
+/* Reply to every volume request.  err is 0 or a positive errno; on error
+ * msg is a sentence for the user.  On success path is the absolute
+ * directory the volume lives at (the Docker Mountpoint). */
+struct vw_volume_reply {
+	int32_t		err;
+	uint32_t	reserved;
+	char		path[VW_PATH_MAX];
+	char		msg[VW_ERRMSG_MAX];
+};
+_Static_assert(sizeof(struct vw_volume_reply) == 8 + VW_PATH_MAX + VW_ERRMSG_MAX, "vw_volume_reply layout");
+
+/* Largest message on the wire (header + biggest payload). */
+#define VW_MSG_MAX	(sizeof(struct vw_msg_hdr) + sizeof(struct vw_volume_reply))
+
+/* The message type's name for logs ("VOLUME_CREATE", "HELLO reply"), or
+ * "unknown".  Returns a static string. */
+const char *vw_msg_name(uint32_t type);
+
+/*
+ * Send one message: header + len bytes of payload, and fd_to_pass (or -1)
+ * as SCM_RIGHTS.  Returns 0, or -1 with errno set (EMSGSIZE if len is too
+ * large, or sendmsg's errno).  EINTR is retried.
+ */
+int vw_msg_send(int sock, uint32_t type, uint64_t id, const void *payload,
+    size_t len, int fd_to_pass);
+
+/*
+ * Receive one message into buf (bufsize should be VW_MSG_MAX + 1 so that an
+ * oversized datagram shows up as MSG_TRUNC).  On success returns 1, fills
+ * *hdr and points *payload into buf; *fd receives a passed descriptor or -1
+ * (if fd is NULL any passed descriptor is closed and the message rejected).
+ * Returns 0 on EOF.  Returns -1 with errno set on error: EAGAIN, EBADMSG
+ * (truncated, short, or header length disagreeing with bytes read), or
+ * recvmsg's errno.  Received descriptors carry O_CLOEXEC.
+ */
+int vw_msg_recv(int sock, void *buf, size_t bufsize, struct vw_msg_hdr *hdr,
+    void **payload, int *fd);
+
+#endif

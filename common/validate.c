@@ -1,0 +1,329 @@
+/* Name and option validation; see validate.h. */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/validate.h"
+
+static int
+is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+int
+vw_name_valid(const char *name, size_t len, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (name == NULL || len == 0) {
+		snprintf(err, errlen, "the volume name is empty");
+		return -1;
+	}
+	if (len > VW_NAME_MAX) {
+		snprintf(err, errlen, "the volume name is %zu bytes long; "
+		    "the limit is %d", len, VW_NAME_MAX);
+		return -1;
+	}
+	if (len < 2 || !is_alnum((unsigned char)name[0])) {
+		snprintf(err, errlen, "invalid volume name: names must be at "
+		    "least two characters, start with a letter or digit and "
+		    "contain only [a-zA-Z0-9_.-]");
+		return -1;
+	}
+	for (i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!is_alnum(c) && c != '_' && c != '.' && c != '-') {
+			snprintf(err, errlen, "invalid volume name: only "
+			    "[a-zA-Z0-9_.-] are allowed, and a name must start "
+			    "with a letter or digit");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+vw_name_field_valid(const char *field, size_t size)
+{
+	const char *nul = memchr(field, '\0', size);
+	char err[128];
+
+	if (nul == NULL)
+		return -1;
+	/* Bytes after the NUL must be zero: no hidden payload. */
+	for (const char *p = nul; p < field + size; p++)
+		if (*p != '\0')
+			return -1;
+	return vw_name_valid(field, (size_t)(nul - field), err, sizeof(err));
+}
+
+const char *
+vw_opt_names(void)
+{
+	return "mountpoint, uid, gid, mode";
+}
+
+/* Parse a decimal id (uid or gid) in [0, 2^32 - 2]. */
+static int
+parse_id(const char *v, size_t len, uint32_t *out)
+{
+	char buf[16], *end;
+	unsigned long long n;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '9')
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || n >= UINT32_MAX)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int
+parse_mode(const char *v, size_t len, uint32_t *out)
+{
+	char buf[8], *end;
+	unsigned long n;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '7')
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoul(buf, &end, 8);
+	if (errno != 0 || *end != '\0' || n > 07777)
+		return -1;
+	*out = (uint32_t)n;
+	return 0;
+}
+
+int
+vw_opt_parse(const char *key, size_t keylen, const char *value,
+    size_t valuelen, struct vw_volume_opts *opts, char *err, size_t errlen)
+{
+#define KEYIS(s) (keylen == sizeof(s) - 1 && memcmp(key, s, keylen) == 0)
+	if (memchr(key, '\0', keylen) != NULL || memchr(value, '\0', valuelen) != NULL) {
+		snprintf(err, errlen, "volume options must not contain NUL bytes");
+		return -1;
+	}
+	if (KEYIS("uid") || KEYIS("gid")) {
+		uint32_t id, bit = KEYIS("uid") ? VW_OPT_UID : VW_OPT_GID;
+
+		if (parse_id(value, valuelen, &id) < 0) {
+			snprintf(err, errlen, "option %s: expected a numeric id "
+			    "from 0 to 4294967294, got \"%.*s\"", bit == VW_OPT_UID ?
+			    "uid" : "gid", (int)(valuelen > 32 ? 32 : valuelen), value);
+			return -1;
+		}
+		opts->flags |= bit;
+		if (bit == VW_OPT_UID)
+			opts->uid = id;
+		else
+			opts->gid = id;
+		return 0;
+	}
+	if (KEYIS("mode")) {
+		if (parse_mode(value, valuelen, &opts->mode) < 0) {
+			snprintf(err, errlen, "option mode: expected octal "
+			    "permission bits such as 0750 (at most 07777), got "
+			    "\"%.*s\"", (int)(valuelen > 32 ? 32 : valuelen), value);
+			return -1;
+		}
+		opts->flags |= VW_OPT_MODE;
+		return 0;
+	}
+	if (KEYIS("mountpoint")) {
+		char tmp[VW_PATH_MAX], why[256];
+
+		if (valuelen >= sizeof(tmp)) {
+			snprintf(err, errlen, "option mountpoint: the path is "
+			    "longer than %d bytes", VW_PATH_MAX - 1);
+			return -1;
+		}
+		memcpy(tmp, value, valuelen);
+		tmp[valuelen] = '\0';
+		if (vw_mountpoint_normalize(tmp, opts->mountpoint,
+		    sizeof(opts->mountpoint), why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "option mountpoint: %s", why);
+			return -1;
+		}
+		opts->flags |= VW_OPT_MOUNTPOINT;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown option \"%.*s\"; valid options are: %s",
+	    (int)(keylen > 64 ? 64 : keylen), key, vw_opt_names());
+	return -1;
+#undef KEYIS
+}
+
+int
+vw_mountpoint_normalize(const char *in, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	char buf[VW_PATH_MAX];
+	size_t o = 0, inlen = strlen(in);
+	const char *p = in;
+
+	if (inlen == 0) {
+		snprintf(err, errlen, "the path is empty");
+		return -1;
+	}
+	if (inlen >= sizeof(buf)) {
+		snprintf(err, errlen, "the path is longer than %d bytes",
+		    VW_PATH_MAX - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < inlen; i++) {
+		if ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) {
+			snprintf(err, errlen, "the path contains a control character");
+			return -1;
+		}
+	}
+	if (*p == '/')
+		buf[o++] = '/';
+	while (*p != '\0') {
+		const char *seg;
+		size_t seglen;
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		seg = p;
+		while (*p != '\0' && *p != '/')
+			p++;
+		seglen = (size_t)(p - seg);
+		if ((seglen == 1 && seg[0] == '.') ||
+		    (seglen == 2 && seg[0] == '.' && seg[1] == '.')) {
+			snprintf(err, errlen, "'.' and '..' components are not "
+			    "allowed in \"%s\"", in);
+			return -1;
+		}
+		if (o > 0 && buf[o - 1] != '/')
+			buf[o++] = '/';
+		memcpy(buf + o, seg, seglen);
+		o += seglen;
+	}
+	if (o == 0 || (o == 1 && buf[0] == '/')) {
+		snprintf(err, errlen, "\"%s\" does not name a directory below "
+		    "a root", in);
+		return -1;
+	}
+	if (o >= outlen) {
+		snprintf(err, errlen, "the path is too long");
+		return -1;
+	}
+	memcpy(out, buf, o);
+	out[o] = '\0';
+	return 0;
+}
+
+const char *
+vw_path_beneath(const char *root, const char *path)
+{
+	size_t rl = strlen(root);
+
+	if (rl == 1 && root[0] == '/')
+		return path[0] == '/' && path[1] != '\0' ? path + 1 : NULL;
+	if (strncmp(root, path, rl) != 0 || path[rl] != '/' || path[rl + 1] == '\0')
+		return NULL;
+	return path + rl + 1;
+}
+
+int
+vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
+{
+	if (opts->flags & ~VW_OPT_ALL) {
+		snprintf(err, errlen, "unknown option flags 0x%x", opts->flags);
+		return -1;
+	}
+	if (opts->mode > 07777 || (!(opts->flags & VW_OPT_MODE) && opts->mode != 0)) {
+		snprintf(err, errlen, "mode out of range");
+		return -1;
+	}
+	if (opts->uid == UINT32_MAX || opts->gid == UINT32_MAX ||
+	    (!(opts->flags & VW_OPT_UID) && opts->uid != 0) ||
+	    (!(opts->flags & VW_OPT_GID) && opts->gid != 0)) {
+		snprintf(err, errlen, "uid or gid out of range");
+		return -1;
+	}
+	if (memchr(opts->mountpoint, '\0', sizeof(opts->mountpoint)) == NULL) {
+		snprintf(err, errlen, "mountpoint is not NUL-terminated");
+		return -1;
+	}
+	if (opts->flags & VW_OPT_MOUNTPOINT) {
+		char norm[VW_PATH_MAX];
+
+		if (vw_mountpoint_normalize(opts->mountpoint, norm, sizeof(norm),
+		    err, errlen) < 0)
+			return -1;
+		if (strcmp(norm, opts->mountpoint) != 0) {
+			snprintf(err, errlen, "mountpoint is not normalised");
+			return -1;
+		}
+	} else if (opts->mountpoint[0] != '\0') {
+		snprintf(err, errlen, "mountpoint given without its flag");
+		return -1;
+	}
+	return 0;
+}
+
+int
+vw_volume_path(const struct vw_driver *d, const char *name,
+    const struct vw_volume_opts *o, char *out, size_t outlen, size_t *allowed,
+    const char **rel, char *err, size_t errlen)
+{
+	const char *mp = o->mountpoint;
+	int n;
+
+	*allowed = (size_t)-1;
+	if ((o->flags & VW_OPT_MOUNTPOINT) && mp[0] == '/') {
+		size_t o2 = 0;
+
+		for (size_t i = 0; i < d->nallowed; i++) {
+			const char *rest = vw_path_beneath(d->allowed_roots[i], mp);
+
+			if (rest != NULL) {
+				n = snprintf(out, outlen, "%s", mp);
+				if (n < 0 || (size_t)n >= outlen)
+					break;
+				*allowed = i;
+				*rel = out + (rest - mp);
+				return 0;
+			}
+		}
+		o2 = (size_t)snprintf(err, errlen, "mountpoint %s is not beneath "
+		    "an allowed root of driver %s (allowed roots: ", mp, d->name);
+		if (d->nallowed == 0 && o2 < errlen)
+			o2 += (size_t)snprintf(err + o2, errlen - o2, "none are "
+			    "configured");
+		for (size_t i = 0; i < d->nallowed && o2 < errlen; i++)
+			o2 += (size_t)snprintf(err + o2, errlen - o2, "%s%s",
+			    i ? ", " : "", d->allowed_roots[i]);
+		if (o2 < errlen)
+			snprintf(err + o2, errlen - o2, "); choose a path below one "
+			    "of them (allowed_roots in the config, or "
+			    "--allowed-root), or a relative path to place it under "
+			    "%s", d->root);
+		return -1;
+	}
+	n = snprintf(out, outlen, "%s/%s", d->root,
+	    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
+	if (n < 0 || (size_t)n >= outlen) {
+		snprintf(err, errlen, "the volume path under %s is too long", d->root);
+		return -1;
+	}
+	*rel = out + strlen(d->root) + 1;
+	return 0;
+}

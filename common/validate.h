@@ -1,0 +1,76 @@
+/*
+ * Validation shared by both processes: the frontend runs it to give users
+ * good errors, the helper runs it again because it trusts nothing it is
+ * sent.  Error strings written into err are sentences for the user.
+ */
+#ifndef VW_VALIDATE_H
+#define VW_VALIDATE_H
+
+#include <stddef.h>
+
+#include "proto.h"
+
+/*
+ * Docker's local-driver name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+ (moby
+ * volume/local/local.go), with a cap of VW_NAME_MAX bytes.  len is the
+ * decoded length, so an embedded NUL is caught.  Returns 0 if valid, else
+ * -1 with a reason in err (errlen bytes, always NUL-terminated).
+ */
+int vw_name_valid(const char *name, size_t len, char *err, size_t errlen);
+
+/* Same as vw_name_valid for a NUL-terminated fixed field of size bytes
+ * (the helper's view): the field must contain a NUL. */
+int vw_name_field_valid(const char *field, size_t size);
+
+/*
+ * Parse one Docker volume option (key=value strings from -o, see
+ * docs/docker-volume-protocol.md section 11) for the dir backend into
+ * *opts.  Returns 0, or -1 with a sentence in err naming the option and,
+ * for an unknown key, listing the valid ones.
+ */
+int vw_opt_parse(const char *key, size_t keylen, const char *value,
+    size_t valuelen, struct vw_volume_opts *opts, char *err, size_t errlen);
+
+/* The comma-separated list of valid option names, for messages. */
+const char *vw_opt_names(void);
+
+/*
+ * Normalise a mountpoint option: collapse repeated '/', drop a trailing
+ * '/', refuse empty values, '.' and '..' components, control characters
+ * and paths longer than VW_PATH_MAX - 1.  out may equal in.  Returns 0 or
+ * -1 with a reason in err.
+ */
+int vw_mountpoint_normalize(const char *in, char *out, size_t outlen,
+    char *err, size_t errlen);
+
+/*
+ * If path lies strictly beneath root (both normalised and absolute),
+ * return a pointer to the relative rest within path (no leading '/');
+ * else NULL.  "/srv/a" is not beneath "/srv/ab".
+ */
+const char *vw_path_beneath(const char *root, const char *path);
+
+/*
+ * Re-check a received options struct (the helper's side): flags known,
+ * mode <= 07777, uid/gid not (uid_t)-1, mountpoint NUL-terminated and
+ * normal when flagged, and all-zero when not.  Returns 0 or -1 with a
+ * reason in err.
+ */
+int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
+
+/*
+ * Where a dir-backend volume lives: DRIVER_ROOT/NAME without a mountpoint
+ * option, DRIVER_ROOT/REL for a relative one, or the absolute mountpoint
+ * when it lies strictly beneath one of the driver's allowed roots (then
+ * *allowed is that root's index, else it is (size_t)-1 and *rel points
+ * into the result below the driver root).  Both processes use this: the
+ * frontend to detect overlapping volumes, the helper to act.  Returns 0,
+ * or -1 with a sentence in err (EPERM-like: outside the allowed roots,
+ * which it names).
+ */
+struct vw_driver;
+int vw_volume_path(const struct vw_driver *d, const char *name,
+    const struct vw_volume_opts *o, char *out, size_t outlen, size_t *allowed,
+    const char **rel, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * The nine endpoints of Docker's VolumeDriver protocol
+ * (docs/docker-volume-protocol.md).  Activate, Capabilities, Get, List and
+ * Path are answered from memory and never wait for a backend: dockerd has
+ * no timeout on Activate, and a failed Get makes it forget a volume.
+ * Create, Remove, Mount and Unmount go through ops.c.
+ */
+#include "vw-build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <yajl/yajl_gen.h>
+
+#include "common/log.h"
+#include "common/validate.h"
+#include "frontend/frontend.h"
+
+#define LIT(s) (s), sizeof(s) - 1
+#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
+
+static void
+reply_gen(struct evhttp_request *req, yajl_gen g)
+{
+	const unsigned char *out;
+	size_t len;
+
+	if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
+		fe_reply_err(req, 500, "cannot encode the reply");
+	else
+		fe_reply_json(req, 200, (const char *)out, len);
+	yajl_gen_free(g);
+}
+
+/* The Status map of Get: driver facts and the options given at Create. */
+static void
+gen_status(yajl_gen g, struct vw_drv *drv, const struct vw_volume *v)
+{
+	char num[32];
+
+	yajl_gen_map_open(g);
+	GSTR(g, "driver");
+	GSTR(g, drv->d->name);
+	GSTR(g, "backend");
+	GSTR(g, vw_backend_name(drv->d->backend));
+	GSTR(g, "on_remove");
+	GSTR(g, vw_on_remove_name(drv->d->on_remove));
+	GSTR(g, "mounts");
+	yajl_gen_integer(g, v->total);
+	GSTR(g, "options");
+	yajl_gen_map_open(g);
+	if (v->mountpoint_opt != NULL) {
+		GSTR(g, "mountpoint");
+		GSTR(g, v->mountpoint_opt);
+	}
+	if (v->flags & VW_OPT_UID) {
+		snprintf(num, sizeof(num), "%u", v->uid);
+		GSTR(g, "uid");
+		GSTR(g, num);
+	}
+	if (v->flags & VW_OPT_GID) {
+		snprintf(num, sizeof(num), "%u", v->gid);
+		GSTR(g, "gid");
+		GSTR(g, num);
+	}
+	if (v->flags & VW_OPT_MODE) {
+		snprintf(num, sizeof(num), "%04o", v->mode);
+		GSTR(g, "mode");
+		GSTR(g, num);
+	}
+	yajl_gen_map_close(g);
+	yajl_gen_map_close(g);
+}
+
+static void
+ep_get(struct vw_drv *drv, struct evhttp_request *req, struct vw_volume *v)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	char ts[32];
+
+	if (g == NULL) {
+		fe_reply_err(req, 500, "out of memory");
+		return;
+	}
+	fe_rfc3339(v->created, ts, sizeof(ts));
+	yajl_gen_map_open(g);
+	GSTR(g, "Volume");
+	yajl_gen_map_open(g);
+	GSTR(g, "Name");
+	GSTR(g, v->name);
+	GSTR(g, "Mountpoint");
+	GSTR(g, v->path);
+	GSTR(g, "CreatedAt");
+	GSTR(g, ts);
+	GSTR(g, "Status");
+	gen_status(g, drv, v);
+	yajl_gen_map_close(g);
+	GSTR(g, "Err");
+	GSTR(g, "");
+	yajl_gen_map_close(g);
+	reply_gen(req, g);
+}
+
+static int
+list_one(void *arg, struct vw_volume *v)
+{
+	yajl_gen g = arg;
+	char ts[32];
+
+	fe_rfc3339(v->created, ts, sizeof(ts));
+	yajl_gen_map_open(g);
+	GSTR(g, "Name");
+	GSTR(g, v->name);
+	GSTR(g, "Mountpoint");
+	GSTR(g, v->path);
+	GSTR(g, "CreatedAt");
+	GSTR(g, ts);
+	yajl_gen_map_close(g);
+	return 0;
+}
+
+static void
+ep_list(struct vw_drv *drv, struct evhttp_request *req)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (g == NULL) {
+		fe_reply_err(req, 500, "out of memory");
+		return;
+	}
+	yajl_gen_map_open(g);
+	GSTR(g, "Volumes");
+	yajl_gen_array_open(g);
+	vw_registry_each(&drv->reg, list_one, g);
+	yajl_gen_array_close(g);
+	GSTR(g, "Err");
+	GSTR(g, "");
+	yajl_gen_map_close(g);
+	reply_gen(req, g);
+}
+
+static void
+ep_path(struct evhttp_request *req, struct vw_volume *v)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	if (g == NULL) {
+		fe_reply_err(req, 500, "out of memory");
+		return;
+	}
+	/* The mountpoint only while mounted (protocol doc 6.7). */
+	yajl_gen_map_open(g);
+	GSTR(g, "Mountpoint");
+	GSTR(g, v->total > 0 ? v->path : "");
+	GSTR(g, "Err");
+	GSTR(g, "");
+	yajl_gen_map_close(g);
+	reply_gen(req, g);
+}
+
+enum ep {
+	EP_ACTIVATE, EP_CAPABILITIES, EP_CREATE, EP_REMOVE, EP_MOUNT,
+	EP_UNMOUNT, EP_GET, EP_LIST, EP_PATH, EP_UNKNOWN
+};
+
+static const struct {
+	const char	*uri;
+	enum ep		 ep;
+} endpoints[] = {
+	{ "/Plugin.Activate",		EP_ACTIVATE },
+	{ "/VolumeDriver.Capabilities",	EP_CAPABILITIES },
+	{ "/VolumeDriver.Create",	EP_CREATE },
+	{ "/VolumeDriver.Remove",	EP_REMOVE },
+	{ "/VolumeDriver.Mount",	EP_MOUNT },
+	{ "/VolumeDriver.Unmount",	EP_UNMOUNT },
+	{ "/VolumeDriver.Get",		EP_GET },
+	{ "/VolumeDriver.List",		EP_LIST },
+	{ "/VolumeDriver.Path",		EP_PATH },
+};
+
+/* A printable mount ID of at most VW_MOUNT_ID_MAX bytes. */
+static int
+mount_id_valid(const char *id, size_t len)
+{
+	if (id == NULL || len == 0 || len > VW_MOUNT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+void
+fe_http_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct vw_drv *drv = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct vw_volume_opts *opts = NULL;
+	struct vw_dreq dreq;
+	struct vw_volume *v;
+	enum ep ep = EP_UNKNOWN;
+	char err[1024];
+	size_t len;
+	const char *body;
+
+	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
+		if (strcmp(uri, endpoints[i].uri) == 0)
+			ep = endpoints[i].ep;
+	log_debug("driver %s: %s", drv->d->name, uri);
+	switch (ep) {
+	case EP_UNKNOWN:
+		fe_reply_err(req, 404, "unknown endpoint %.100s: volwarden "
+		    "implements Plugin.Activate and VolumeDriver.{Create, Remove, "
+		    "Mount, Unmount, Get, List, Path, Capabilities}", uri);
+		return;
+	case EP_ACTIVATE:
+		fe_reply_json(req, 200, LIT("{\"Implements\":[\"VolumeDriver\"]}"));
+		return;
+	case EP_CAPABILITIES:
+		fe_reply_json(req, 200, LIT("{\"Capabilities\":{\"Scope\":\"local\"}}"));
+		return;
+	case EP_LIST:
+		ep_list(drv, req);
+		return;
+	default:
+		break;
+	}
+
+	len = evbuffer_get_length(in);
+	body = len > 0 ? (const char *)evbuffer_pullup(in, (ssize_t)len) : "";
+	if (vw_dreq_parse(body, len, &dreq, err, sizeof(err)) < 0) {
+		fe_reply_err(req, 400, "%s: %s", uri + 1, err);
+		return;
+	}
+	if (vw_name_valid(dreq.name, dreq.name_len, err, sizeof(err)) < 0) {
+		fe_reply_err(req, 200, "%s", err);
+		goto out;
+	}
+	if ((ep == EP_MOUNT || ep == EP_UNMOUNT) &&
+	    !mount_id_valid(dreq.id, dreq.id_len)) {
+		fe_reply_err(req, 200, "volume %s: the request has no valid mount "
+		    "ID (\"ID\": 1 to %d printable characters)", dreq.name,
+		    VW_MOUNT_ID_MAX);
+		goto out;
+	}
+	switch (ep) {
+	case EP_GET:
+	case EP_PATH:
+		if ((v = vw_registry_get(&drv->reg, dreq.name)) == NULL) {
+			fe_reply_err(req, 200, "volume %s does not exist in driver "
+			    "%s", dreq.name, drv->d->name);
+			goto out;
+		}
+		if (ep == EP_GET)
+			ep_get(drv, req, v);
+		else
+			ep_path(req, v);
+		goto out;
+	case EP_CREATE:
+		if ((opts = calloc(1, sizeof(*opts))) == NULL) {
+			fe_reply_err(req, 500, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < dreq.nopts; i++) {
+			if (vw_opt_parse(dreq.opts[i].key, dreq.opts[i].key_len,
+			    dreq.opts[i].value, dreq.opts[i].value_len, opts, err,
+			    sizeof(err)) < 0) {
+				fe_reply_err(req, 200, "volume %s: %s", dreq.name, err);
+				goto out;
+			}
+		}
+		fe_op_submit(drv, req, VW_OP_CREATE, &dreq, opts);
+		break;
+	case EP_REMOVE:
+		fe_op_submit(drv, req, VW_OP_REMOVE, &dreq, NULL);
+		break;
+	case EP_MOUNT:
+		fe_op_submit(drv, req, VW_OP_MOUNT, &dreq, NULL);
+		break;
+	case EP_UNMOUNT:
+		fe_op_submit(drv, req, VW_OP_UNMOUNT, &dreq, NULL);
+		break;
+	default:
+		break;
+	}
+	free(opts);
+	return;		/* dreq now belongs to the op */
+out:
+	free(opts);
+	vw_dreq_free(&dreq);
+}

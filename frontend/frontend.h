@@ -1,0 +1,257 @@
+/* Frontend internals, grouped by file.  The frontend runs unprivileged. */
+#ifndef VW_FRONTEND_H
+#define VW_FRONTEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/proto.h"
+
+struct event_base;
+struct event;
+struct evhttp;
+struct evhttp_request;
+
+/* ------------------------------------------------------------ request.c */
+
+/* Most options accepted in one Create. */
+#define VW_MAX_OPTS		32
+/* Longest mount ID accepted (dockerd sends 64 hex digits). */
+#define VW_MOUNT_ID_MAX		128
+
+/* A decoded VolumeDriver request body.  Strings are heap copies owned by
+ * the struct (vw_dreq_free), decoded from JSON, with their true lengths
+ * (an embedded \u0000 is visible as len != strlen). */
+struct vw_dreq {
+	char	*name;
+	size_t	 name_len;
+	char	*id;
+	size_t	 id_len;
+	int	 has_opts;
+	size_t	 nopts;
+	struct {
+		char	*key, *value;
+		size_t	 key_len, value_len;
+	} opts[VW_MAX_OPTS];
+};
+
+/*
+ * Decode a Docker VolumeDriver request body (docs/docker-volume-protocol.md
+ * section 6): a JSON object with optional "Name", "ID" (strings) and
+ * "Opts" (null or an object of strings); other keys with scalar values are
+ * ignored.  Returns 0, or -1 with a sentence in err.  Never reads past len.
+ */
+int vw_dreq_parse(const char *body, size_t len, struct vw_dreq *out,
+    char *err, size_t errlen);
+void vw_dreq_free(struct vw_dreq *r);
+
+/* ------------------------------------------------------------- store.c */
+
+/* Record types of the state files (doc/design.md, "State"). */
+enum vw_rec_type {
+	VW_REC_VOLUME_PUT = 1,	/* a volume exists with these attributes */
+	VW_REC_VOLUME_DEL = 2,	/* the volume is gone */
+	VW_REC_MOUNT_SET = 3,	/* (volume, mount ID) holds count references */
+};
+
+/* One record.  Strings are borrowed (NUL-terminated, no NUL inside). */
+struct vw_record {
+	uint8_t		 type;
+	const char	*driver;
+	const char	*name;
+	int64_t		 created;	/* PUT: Unix time, seconds */
+	struct vw_volume_opts *opts;	/* PUT: as given at Create */
+	const char	*path;		/* PUT: the volume's directory */
+	const char	*mount_id;	/* MOUNT_SET */
+	uint32_t	 count;		/* MOUNT_SET: 0 removes the ID */
+};
+
+/* Called for each replayed record; returns 0 or -1 with err set. */
+typedef int (*vw_store_apply_fn)(void *arg, const struct vw_record *rec,
+    char *err, size_t errlen);
+struct vw_store;
+
+/* Called when a commit is durable: err is 0 or an errno. */
+typedef void (*vw_store_done_fn)(void *arg, int err);
+/* Writes the live state as records during compaction (vw_store_emit). */
+typedef int (*vw_store_dump_fn)(void *arg, struct vw_store *st);
+
+
+/*
+ * Open (creating if missing) the store NAME in directory dirfd: replay
+ * NAME.snap then NAME.wal through apply.  A torn final WAL record (the
+ * file ends inside it) is dropped with a log line and cut off.  Any other
+ * damage fails with a sentence in err naming the file and byte offset.
+ * durable: fdatasync every commit (off for the volatile /run store).
+ * Returns NULL on error.
+ */
+struct vw_store *vw_store_open(int dirfd, const char *dirpath,
+    const char *name, int durable, vw_store_apply_fn apply, void *arg,
+    char *err, size_t errlen);
+/* Queue a record for the next commit.  Returns 0 or -1 (ENOMEM, E2BIG). */
+int vw_store_append(struct vw_store *st, const struct vw_record *rec);
+/* Write and fdatasync everything queued now.  Returns 0 or an errno; on
+ * error the file is cut back so the failed records never appear. */
+int vw_store_flush(struct vw_store *st);
+/* Group commit: call done once everything queued so far is durable.  The
+ * flush runs from a lowest-priority libevent event, so all requests that
+ * arrived in the same loop iteration share one fdatasync. */
+int vw_store_commit(struct vw_store *st, vw_store_done_fn done, void *arg);
+/* Attach to an event loop (needed for vw_store_commit). */
+int vw_store_attach(struct vw_store *st, struct event_base *base);
+/* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
+ * then empty the WAL.  Returns 0 or an errno. */
+int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
+/* Write one record into the snapshot being built by vw_store_compact. */
+int vw_store_emit(struct vw_store *st, const struct vw_record *rec);
+/* Bytes in the WAL, and number of fdatasync calls made (for bench/). */
+uint64_t vw_store_wal_bytes(const struct vw_store *st);
+uint64_t vw_store_syncs(const struct vw_store *st);
+void vw_store_close(struct vw_store *st);
+
+/* ---------------------------------------------------------- registry.c */
+
+/* One (volume, mount ID) reference count. */
+struct vw_mount {
+	struct vw_mount	*next;
+	uint32_t	 count;
+	char		 id[];
+};
+
+/* A known volume.  Owned by its registry. */
+struct vw_volume {
+	struct vw_volume *hnext;	/* name hash chain */
+	struct vw_volume *pnext;	/* path hash chain */
+	char		*path;		/* directory (Docker Mountpoint) */
+	char		*mountpoint_opt;	/* the option as given, or NULL */
+	struct vw_mount	*mounts;
+	int64_t		 created;	/* Unix seconds */
+	uint32_t	 flags, uid, gid, mode;	/* as vw_volume_opts */
+	uint32_t	 total;		/* sum of mount counts */
+	char		 name[];
+};
+
+/* Volumes of one driver: two hash tables (by name and by path). */
+struct vw_registry {
+	struct vw_volume **byname, **bypath;
+	size_t		 nbuckets;
+	size_t		 count;
+	size_t		 ncustom;	/* volumes with a mountpoint option */
+};
+
+int vw_registry_init(struct vw_registry *r);
+/* The volume called name, or NULL. */
+struct vw_volume *vw_registry_get(struct vw_registry *r, const char *name);
+/* The volume whose directory is path, or NULL. */
+struct vw_volume *vw_registry_by_path(struct vw_registry *r, const char *path);
+/* Insert or replace name's entry (mount references are kept on replace).
+ * Copies every string.  Returns the entry or NULL (ENOMEM). */
+struct vw_volume *vw_registry_put(struct vw_registry *r, const char *name,
+    int64_t created, const struct vw_volume_opts *opts, const char *path);
+/* Remove and free name's entry; no-op if absent. */
+void vw_registry_del(struct vw_registry *r, const char *name);
+/* Set (volume, id)'s count (0 drops it); updates total.  Returns 0 or -1. */
+int vw_registry_set_mount(struct vw_volume *v, const char *id, uint32_t count);
+/* Count held by id, 0 if none. */
+uint32_t vw_registry_mount_count(const struct vw_volume *v, const char *id);
+/* Fill opts from the entry. */
+void vw_volume_opts_of(const struct vw_volume *v, struct vw_volume_opts *opts);
+/* Calls fn for every volume; stops early if fn returns non-zero. */
+int vw_registry_each(struct vw_registry *r,
+    int (*fn)(void *arg, struct vw_volume *v), void *arg);
+void vw_registry_free(struct vw_registry *r);
+
+/* ---------------------------------------------------- the running daemon */
+
+struct vw_fe;
+struct vw_op;
+
+/* The helper channel of one driver (helper_client.c). */
+struct vw_helper {
+	int		 fd;
+	pid_t		 pid;
+	struct event	*ev;
+	uint64_t	 next_id;
+	struct vw_hc_pending *head, *tail;	/* in-flight, in send order */
+	uint64_t	 capabilities;		/* from the HELLO reply */
+};
+
+/* One configured driver at run time. */
+struct vw_drv {
+	struct vw_fe		*fe;
+	size_t			 idx;
+	const struct vw_driver	*d;
+	int			 listen_fd;
+	struct evhttp		*http;
+	struct vw_helper	 helper;
+	struct vw_registry	 reg;
+	struct vw_op		*busy;		/* ops running, one per name */
+};
+
+/* The frontend process. */
+struct vw_fe {
+	struct event_base	*base;
+	struct vw_config	*cfg;
+	struct vw_drv		*drv;
+	size_t			 ndrv;
+	struct vw_store		*state;		/* durable registry */
+	struct vw_store		*mounts;	/* volatile mount counts */
+	int			 state_fd, run_fd;
+	int			 exit_code;
+};
+
+/* ---------------------------------------------------------- sockets.c */
+/* Bind and listen on path (mode 0660, owner root, group gid) after making
+ * sure no live instance answers there.  Returns the fd or -1 with a
+ * sentence in err. */
+int fe_socket_listen(const char *path, gid_t gid, char *err, size_t errlen);
+
+/* ----------------------------------------------------- helper_client.c */
+/* Fork and exec the helper for driver idx with the channel on fd 3. */
+int hc_spawn(struct vw_drv *drv, const char *helper_path,
+    const char *const *helper_args, char *err, size_t errlen);
+/* Send HELLO and wait (blocking, at start-up) for its reply. */
+int hc_hello(struct vw_drv *drv, char *err, size_t errlen);
+/* Start reading replies from the event loop. */
+int hc_attach(struct vw_drv *drv);
+/* Ask the helper to act on a volume; cb runs with the reply (or NULL if
+ * the request could not be sent).  The reply buffer is only valid during
+ * the call. */
+typedef void (*hc_cb)(void *arg, const struct vw_volume_reply *rep);
+int hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
+    const struct vw_volume_opts *opts, hc_cb cb, void *arg);
+
+/* --------------------------------------------------------------- ops.c */
+enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT };
+/* Run a state-changing request, serialised per volume name.  Takes
+ * ownership of the decoded request. */
+void fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
+    enum vw_op_kind kind, struct vw_dreq *dreq,
+    const struct vw_volume_opts *opts);
+/* Apply a replayed record to the registries (store replay callback). */
+int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
+    size_t errlen);
+/* Dump the live state as records (compaction callbacks). */
+int fe_dump_state(void *arg, struct vw_store *st);
+int fe_dump_mounts(void *arg, struct vw_store *st);
+
+/* ---------------------------------------------------------- endpoints.c */
+/* The evhttp callback for every request on a driver socket. */
+void fe_http_dispatch(struct evhttp_request *req, void *arg);
+
+/* --------------------------------------------------------------- http.c */
+/* Configure evhttp for drv on its listening socket (limits, routing). */
+int fe_http_setup(struct vw_drv *drv, char *err, size_t errlen);
+/* Send a 200 reply with a JSON body of len bytes. */
+void fe_reply_json(struct evhttp_request *req, int code, const char *body,
+    size_t len);
+/* Send {"Err": msg} with HTTP status code (200 for domain errors). */
+void fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Format t as RFC 3339 UTC ("2026-11-30T20:56:52Z") into buf (>= 32). */
+void fe_rfc3339(int64_t t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * The frontend's side of the helper channel: spawn the helper, say HELLO,
+ * then send volume requests and match replies to them.  The helper serves
+ * requests strictly in order, so a reply must answer the oldest request in
+ * flight; anything else is a protocol violation and ends the daemon.
+ */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "frontend/frontend.h"
+
+struct vw_hc_pending {
+	struct vw_hc_pending	*next;
+	uint64_t		 id;
+	uint32_t		 type;
+	hc_cb			 cb;
+	void			*arg;
+};
+
+int
+hc_spawn(struct vw_drv *drv, const char *helper_path,
+    const char *const *helper_args, char *err, size_t errlen)
+{
+	static char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	char *const envp[] = { path_env, NULL };
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* The channel arrives on fd 3; nothing else above stderr. */
+		if (sv[1] == 3) {
+			if (fcntl(3, F_SETFD, 0) < 0)
+				_exit(127);
+		} else if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		if (close_range(4, ~0U, 0) < 0)
+			_exit(127);
+		execve(helper_path, (char *const *)(uintptr_t)helper_args, envp);
+		fprintf(stderr, "volwarden: cannot execute %s: %s\n", helper_path,
+		    strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	drv->helper.fd = sv[0];
+	drv->helper.pid = pid;
+	drv->helper.next_id = 1;
+	return 0;
+}
+
+int
+hc_hello(struct vw_drv *drv, char *err, size_t errlen)
+{
+	static char buf[VW_MSG_MAX + 1];
+	struct vw_hello h = { VW_PROTO_VERSION, (uint32_t)drv->idx,
+	    vw_config_digest(drv->fe->cfg) };
+	struct vw_hello_reply r;
+	struct vw_msg_hdr hdr;
+	void *payload;
+	int rc;
+
+	if (vw_msg_send(drv->helper.fd, VW_MSG_HELLO, 0, &h, sizeof(h), -1) < 0) {
+		snprintf(err, errlen, "cannot send HELLO to the helper of driver "
+		    "%s: %s", drv->d->name, strerror(errno));
+		return -1;
+	}
+	rc = vw_msg_recv(drv->helper.fd, buf, sizeof(buf), &hdr, &payload, NULL);
+	if (rc <= 0) {
+		snprintf(err, errlen, "the helper of driver %s exited during "
+		    "start-up (its log line above says why)", drv->d->name);
+		return -1;
+	}
+	if (hdr.type != (VW_MSG_HELLO | VW_MSG_REPLY) || hdr.len != sizeof(r) ||
+	    hdr.id != 0) {
+		snprintf(err, errlen, "protocol violation from the helper of "
+		    "driver %s: %s with length %u instead of a HELLO reply",
+		    drv->d->name, vw_msg_name(hdr.type), hdr.len);
+		return -1;
+	}
+	memcpy(&r, payload, sizeof(r));
+	if (r.version != VW_PROTO_VERSION || r.config_digest != h.config_digest) {
+		snprintf(err, errlen, "the helper of driver %s runs protocol %u "
+		    "with a different configuration; reinstall volwarden so that "
+		    "both executables match", drv->d->name, r.version);
+		return -1;
+	}
+	drv->helper.capabilities = r.capabilities;
+	log_debug("driver %s: helper pid %d ready, capabilities %016" PRIx64,
+	    drv->d->name, (int)drv->helper.pid, r.capabilities);
+	return 0;
+}
+
+static void
+helper_gone(struct vw_drv *drv, const char *why)
+{
+	log_warnx("the privhelper of driver %s %s; exiting so that the service "
+	    "manager restarts volwarden", drv->d->name, why);
+	drv->fe->exit_code = 1;
+	event_base_loopexit(drv->fe->base, NULL);
+	if (drv->helper.ev != NULL)
+		event_del(drv->helper.ev);
+}
+
+static void
+hc_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static char buf[VW_MSG_MAX + 1];
+	struct vw_drv *drv = arg;
+	struct vw_helper *h = &drv->helper;
+
+	(void)what;
+	for (;;) {
+		struct vw_hc_pending *p;
+		struct vw_volume_reply *rep;
+		struct vw_msg_hdr hdr;
+		void *payload;
+		int rc;
+
+		rc = vw_msg_recv(fd, buf, sizeof(buf), &hdr, &payload, NULL);
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rc == 0) {
+			helper_gone(drv, "closed its channel");
+			return;
+		}
+		if (rc < 0) {
+			helper_gone(drv, errno == EBADMSG ? "sent a malformed "
+			    "message" : "channel failed");
+			return;
+		}
+		p = h->head;
+		if (p == NULL || hdr.id != p->id ||
+		    hdr.type != (p->type | VW_MSG_REPLY) ||
+		    hdr.len != sizeof(struct vw_volume_reply)) {
+			log_warnx("%s: protocol violation: unexpected %s (id %"
+			    PRIu64 ", length %u)", __func__, vw_msg_name(hdr.type),
+			    hdr.id, hdr.len);
+			helper_gone(drv, "broke the protocol");
+			return;
+		}
+		rep = payload;
+		if (memchr(rep->path, '\0', sizeof(rep->path)) == NULL ||
+		    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL ||
+		    rep->err < 0 || (rep->err == 0 && rep->path[0] != '/')) {
+			log_warnx("%s: protocol violation: malformed %s",
+			    __func__, vw_msg_name(hdr.type));
+			helper_gone(drv, "broke the protocol");
+			return;
+		}
+		h->head = p->next;
+		if (h->head == NULL)
+			h->tail = NULL;
+		p->cb(p->arg, rep);
+		free(p);
+	}
+}
+
+int
+hc_attach(struct vw_drv *drv)
+{
+	int fl = fcntl(drv->helper.fd, F_GETFL);
+
+	if (fl < 0 || fcntl(drv->helper.fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	drv->helper.ev = event_new(drv->fe->base, drv->helper.fd,
+	    EV_READ | EV_PERSIST, hc_read_cb, drv);
+	if (drv->helper.ev == NULL || event_add(drv->helper.ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+int
+hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
+    const struct vw_volume_opts *opts, hc_cb cb, void *arg)
+{
+	struct vw_helper *h = &drv->helper;
+	struct vw_hc_pending *p = malloc(sizeof(*p));
+	struct vw_volume_req *req = calloc(1, sizeof(*req));
+
+	if (p == NULL || req == NULL) {
+		free(p);
+		free(req);
+		return -1;
+	}
+	snprintf(req->name, sizeof(req->name), "%s", name);
+	req->opts = *opts;
+	p->id = h->next_id++;
+	p->type = type;
+	p->cb = cb;
+	p->arg = arg;
+	p->next = NULL;
+	/* The channel's send buffer holds many requests; a helper that
+	 * stops reading shows up as EAGAIN here, which fails the request. */
+	if (vw_msg_send(h->fd, type, p->id, req, sizeof(*req), -1) < 0) {
+		log_warn("sending %s for volume %s to the helper", vw_msg_name(type),
+		    name);
+		free(p);
+		free(req);
+		return -1;
+	}
+	free(req);
+	if (h->tail != NULL)
+		h->tail->next = p;
+	else
+		h->head = p;
+	h->tail = p;
+	return 0;
+}

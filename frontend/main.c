@@ -1,0 +1,355 @@
+/*
+ * volwarden: start-up as root, then the unprivileged frontend.
+ *
+ * Order (shared/STYLE.md lessons 1 and 10): parse the configuration; look
+ * up the user; make the state, run and socket directories; bind every
+ * driver socket (only root can, /run/docker/plugins is 0700); spawn one
+ * privhelper per driver; drop to the unprivileged user with no
+ * capabilities; greet the helpers; replay the state; serve.
+ */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "frontend/frontend.h"
+
+#ifndef VW_PRIVHELPER_PATH
+#define VW_PRIVHELPER_PATH "/usr/local/libexec/volwarden-privhelper"
+#endif
+
+static void
+usage(FILE *fp, int code)
+{
+	fprintf(fp,
+	    "usage: volwarden [options]\n"
+	    "  --config FILE        configuration file (default %s if present)\n"
+	    "  --no-config          use the embedded default configuration\n"
+	    "  --socket-dir DIR     where DRIVER.sock is bound (/run/docker/plugins)\n"
+	    "  --state-dir DIR      durable state (/var/lib/volwarden/state)\n"
+	    "  --run-dir DIR        volatile mount counts (/run/volwarden)\n"
+	    "  --root DIR           root of the first driver\n"
+	    "  --allowed-root DIR   allow absolute mountpoints below DIR (repeatable)\n"
+	    "  --user USER          unprivileged user of the frontend (%s)\n"
+	    "  --privhelper PATH    the helper executable\n"
+	    "  --foreground, -f     stay in the foreground, log to stderr\n"
+	    "  --debug, -d          log every request\n"
+	    "  --check              print the effective configuration and exit\n"
+	    "  --version            print the version and exit\n",
+	    VW_CONFIG_FILE, VW_DEFAULT_USER);
+	exit(code);
+}
+
+/* The helper beside our own executable (a build tree), else the
+ * installed one. */
+static char *
+default_helper(void)
+{
+	char self[VW_PATH_MAX], *slash, *p;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 32);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			strcpy(slash + 1, "volwarden-privhelper");
+			if (access(self, X_OK) == 0 && (p = strdup(self)) != NULL)
+				return p;
+		}
+	}
+	return strdup(VW_PRIVHELPER_PATH);
+}
+
+/* mkdir -p with root-owned 0755 parents; the last component gets mode
+ * and owner.  Returns an O_DIRECTORY fd. */
+static int
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, const char *what)
+{
+	char buf[VW_PATH_MAX];
+	struct stat st;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			fatal("cannot create %s (for the %s %s)", buf, what, path);
+		*p = '/';
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		fatal("cannot create the %s %s", what, path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		fatal("cannot open the %s %s (it must be a directory, not a "
+		    "symbolic link)", what, path);
+	if (fstat(fd, &st) < 0)
+		fatal("fstat %s", path);
+	if ((st.st_uid != uid || (st.st_mode & 07777) != mode) &&
+	    (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0))
+		fatal("cannot set owner and mode of the %s %s", what, path);
+	return fd;
+}
+
+static void
+sig_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct vw_fe *fe = arg;
+
+	(void)what;
+	log_info("received signal %d, shutting down", (int)sig);
+	event_base_loopexit(fe->base, NULL);
+}
+
+static void
+sig_chld(evutil_socket_t sig, short what, void *arg)
+{
+	struct vw_fe *fe = arg;
+	pid_t pid;
+	int status;
+
+	(void)sig;
+	(void)what;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		const char *name = "?";
+
+		for (size_t i = 0; i < fe->ndrv; i++) {
+			if (fe->drv[i].helper.pid == pid) {
+				name = fe->drv[i].d->name;
+				fe->drv[i].helper.pid = 0;
+			}
+		}
+		if (WIFSIGNALED(status))
+			log_warnx("privhelper of driver %s (pid %d) was killed by "
+			    "signal %s%s", name, (int)pid, strsignal(WTERMSIG(status)),
+			    WTERMSIG(status) == SIGSYS ? " (seccomp violation)" : "");
+		else
+			log_warnx("privhelper of driver %s (pid %d) exited with "
+			    "status %d", name, (int)pid, WEXITSTATUS(status));
+		fe->exit_code = 1;
+		event_base_loopexit(fe->base, NULL);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct vw_overrides ov;
+	struct vw_config cfg;
+	struct vw_fe fe;
+	struct option longopts[40];
+	struct passwd *pw;
+	struct event *ev_term, *ev_int, *ev_chld;
+	char err[2048], *helper_path = NULL;
+	const char *helper_args[96];
+	char drvidx[24];
+	uid_t uid;
+	gid_t gid, sock_gid = 0;
+	int ch, foreground = 0, debug = 0, check = 0;
+	size_t n = 0;
+
+	memset(&ov, 0, sizeof(ov));
+	memset(&fe, 0, sizeof(fe));
+	for (; vw_config_longopts[n].name != NULL; n++)
+		longopts[n] = vw_config_longopts[n];
+	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
+	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
+	longopts[n++] = (struct option){ "check", no_argument, NULL, 'c' };
+	longopts[n++] = (struct option){ "privhelper", required_argument, NULL, 'P' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	while ((ch = getopt_long(argc, argv, "fdh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': foreground = 1; break;
+		case 'd': debug = 1; break;
+		case 'c': check = 1; break;
+		case 'P': helper_path = strdup(optarg); break;
+		case 'V': printf("volwarden %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout, 0); break;
+		default:
+			if (ch < VW_OPT_FLAG_BASE)
+				usage(stderr, 2);
+			if (vw_overrides_set(&ov, ch, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "volwarden: %s\n", err);
+				return 2;
+			}
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+	log_init(1, debug);
+	log_procinit("frontend");
+
+	if (vw_config_load(&cfg, &ov, geteuid() == 0, err, sizeof(err)) < 0)
+		fatalx("bad configuration: %s", err);
+	if (check) {
+		vw_config_print(&cfg, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (geteuid() != 0)
+		fatalx("volwarden must be started as root (it binds sockets in %s "
+		    "and starts a privileged helper, then drops to user %s)",
+		    cfg.socket_dir, cfg.user);
+	if ((pw = getpwnam(cfg.user)) == NULL)
+		fatalx("user %s does not exist; create it with: useradd --system "
+		    "--no-create-home --home-dir /nonexistent --shell "
+		    "/usr/sbin/nologin %s", cfg.user, cfg.user);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
+		fatalx("user %s is root; volwarden's frontend must run "
+		    "unprivileged", cfg.user);
+	if (cfg.socket_group != NULL) {
+		struct group *gr = getgrnam(cfg.socket_group);
+
+		if (gr == NULL)
+			fatalx("socket_group %s does not exist", cfg.socket_group);
+		sock_gid = gr->gr_gid;
+	}
+	if (helper_path == NULL)
+		helper_path = default_helper();
+	if (helper_path == NULL)
+		fatal("strdup");
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+
+	fe.cfg = &cfg;
+	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, "state directory");
+	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, "run directory");
+	close(make_dir(cfg.socket_dir, 0700, 0, 0, "socket directory"));
+	fe.ndrv = cfg.ndrivers;
+	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
+		fatal("calloc");
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		char path[VW_PATH_MAX];
+
+		fe.drv[i].fe = &fe;
+		fe.drv[i].idx = i;
+		fe.drv[i].d = &cfg.drivers[i];
+		fe.drv[i].helper.fd = -1;
+		if (vw_registry_init(&fe.drv[i].reg) < 0)
+			fatal("registry");
+		snprintf(path, sizeof(path), "%s/%s.sock", cfg.socket_dir,
+		    cfg.drivers[i].name);
+		fe.drv[i].listen_fd = fe_socket_listen(path, sock_gid, err,
+		    sizeof(err));
+		if (fe.drv[i].listen_fd < 0)
+			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+	}
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init(0, debug);
+	}
+
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		int na = 0;
+
+		helper_args[na++] = helper_path;
+		snprintf(drvidx, sizeof(drvidx), "%zu", i);
+		helper_args[na++] = "--driver";
+		helper_args[na++] = drvidx;
+		if (foreground)
+			helper_args[na++] = "--foreground";
+		if (debug)
+			helper_args[na++] = "--debug";
+		if (vw_overrides_argv(&ov, strcmp(cfg.source, "embedded default") != 0,
+		    cfg.source, helper_args, na, 90) < 0)
+			fatalx("too many arguments for the helper");
+		if (hc_spawn(&fe.drv[i], helper_path, helper_args, err,
+		    sizeof(err)) < 0)
+			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+	}
+
+	/* From here on: no root, no capabilities. */
+	vw_drop_to_user(uid, gid);
+
+	for (size_t i = 0; i < fe.ndrv; i++)
+		if (hc_hello(&fe.drv[i], err, sizeof(err)) < 0)
+			fatalx("%s", err);
+
+	if ((fe.base = event_base_new()) == NULL ||
+	    event_base_priority_init(fe.base, 3) < 0)
+		fatalx("cannot create the event loop");
+	fe.state = vw_store_open(fe.state_fd, cfg.state_dir, "volumes", 1,
+	    fe_apply_record, &fe, err, sizeof(err));
+	if (fe.state == NULL)
+		fatalx("cannot load the volume registry: %s", err);
+	fe.mounts = vw_store_open(fe.run_fd, cfg.run_dir, "mounts", 0,
+	    fe_apply_record, &fe, err, sizeof(err));
+	if (fe.mounts == NULL)
+		fatalx("cannot load the mount counts: %s", err);
+	if (vw_store_attach(fe.state, fe.base) < 0 ||
+	    vw_store_attach(fe.mounts, fe.base) < 0)
+		fatalx("cannot attach the state store to the event loop");
+
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		if (hc_attach(&fe.drv[i]) < 0)
+			fatal("watching the helper channel");
+		if (fe_http_setup(&fe.drv[i], err, sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("driver %s: serving %s/%s.sock (backend %s, root %s, %zu "
+		    "volumes)", cfg.drivers[i].name, cfg.socket_dir,
+		    cfg.drivers[i].name, vw_backend_name(cfg.drivers[i].backend),
+		    cfg.drivers[i].root, fe.drv[i].reg.count);
+	}
+	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
+	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
+	ev_chld = evsignal_new(fe.base, SIGCHLD, sig_chld, &fe);
+	if (ev_term == NULL || ev_int == NULL || ev_chld == NULL ||
+	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
+	    evsignal_add(ev_chld, NULL) < 0)
+		fatalx("cannot install signal handlers");
+
+	if (event_base_dispatch(fe.base) < 0)
+		fatalx("event loop failed");
+
+	/* Shut down: closing the channels makes the helpers exit, and each
+	 * removes its driver's socket so dockerd stops trying it. */
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		if (fe.drv[i].http != NULL)
+			evhttp_free(fe.drv[i].http);
+		close(fe.drv[i].listen_fd);
+		if (fe.drv[i].helper.ev != NULL)
+			event_free(fe.drv[i].helper.ev);
+		close(fe.drv[i].helper.fd);
+	}
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		int status;
+
+		if (fe.drv[i].helper.pid > 0 &&
+		    waitpid(fe.drv[i].helper.pid, &status, 0) > 0 &&
+		    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+			fe.exit_code = 1;
+	}
+	vw_store_close(fe.state);
+	vw_store_close(fe.mounts);
+	for (size_t i = 0; i < fe.ndrv; i++)
+		vw_registry_free(&fe.drv[i].reg);
+	free(fe.drv);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_chld);
+	event_base_free(fe.base);
+	log_info("stopped");
+	vw_config_free(&cfg);
+	free(helper_path);
+	return fe.exit_code;
+}

@@ -1,0 +1,627 @@
+/*
+ * The state-changing requests: Create, Remove, Mount and Unmount.
+ *
+ * Requests on one volume name run one at a time, in arrival order (dockerd
+ * does not serialise Mount/Unmount, protocol doc section 13); different
+ * names proceed concurrently.  Each op is a small chain of callbacks:
+ * ask the helper, record the change in the store, and only when that is
+ * durable update the registry and answer.  A crash at any point leaves
+ * either the old state or the new one; the helper's actions are
+ * idempotent, so a retried request finishes what a crash interrupted.
+ */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+
+#include "common/log.h"
+#include "common/validate.h"
+#include "frontend/frontend.h"
+
+/* Compact a store once its WAL passes this many bytes. */
+#define COMPACT_BYTES	(8u << 20)
+
+struct vw_op {
+	struct vw_op		*next;		/* drv->busy list */
+	struct vw_op		*wait_head, *wait_tail, *wnext;
+	struct vw_drv		*drv;
+	struct evhttp_request	*req;
+	enum vw_op_kind		 kind;
+	struct vw_dreq		 dreq;
+	struct vw_volume_opts	 opts;
+	int64_t			 created;
+	uint32_t		 count;		/* new count for the mount ID */
+	char			 path[VW_PATH_MAX];
+};
+
+static void op_run(struct vw_op *op);
+
+static const char *
+kind_name(enum vw_op_kind k)
+{
+	static const char *const names[] = { "create", "remove", "mount",
+	    "unmount" };
+
+	return names[k];
+}
+
+/* Release the volume name and start the next op waiting for it. */
+static void
+op_finish(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_op **pp, *next;
+
+	for (pp = &drv->busy; *pp != op; pp = &(*pp)->next)
+		;
+	*pp = op->next;
+	next = op->wait_head;
+	if (next != NULL) {
+		next->wait_head = next->wnext;
+		next->wait_tail = next->wnext != NULL ? op->wait_tail : NULL;
+		next->next = drv->busy;
+		drv->busy = next;
+	}
+	vw_dreq_free(&op->dreq);
+	free(op);
+	if (next != NULL)
+		op_run(next);
+}
+
+static void
+maybe_compact(struct vw_fe *fe, struct vw_store *st, vw_store_dump_fn dump)
+{
+	int err;
+
+	if (vw_store_wal_bytes(st) < COMPACT_BYTES)
+		return;
+	if ((err = vw_store_compact(st, dump, fe)) != 0 && err != EBUSY)
+		log_warnx("compacting the state failed (%s); the write-ahead log "
+		    "keeps growing until it succeeds", strerror(err));
+}
+
+static void
+reply_empty(struct vw_op *op)
+{
+	fe_reply_json(op->req, 200, "{}", 2);
+}
+
+/* ------------------------------------------------------------- create */
+
+static int
+same_opts(const struct vw_volume *v, const struct vw_volume_opts *o)
+{
+	struct vw_volume_opts cur;
+
+	vw_volume_opts_of(v, &cur);
+	return cur.flags == o->flags && cur.uid == o->uid && cur.gid == o->gid &&
+	    cur.mode == o->mode && strcmp(cur.mountpoint, o->mountpoint) == 0;
+}
+
+struct nest_scan {
+	const char		*path;
+	struct vw_volume	*hit;
+};
+
+static int
+nest_one(void *arg, struct vw_volume *v)
+{
+	struct nest_scan *ns = arg;
+
+	if (vw_path_beneath(ns->path, v->path) != NULL) {
+		ns->hit = v;
+		return 1;
+	}
+	return 0;
+}
+
+/* Refuse a directory that is, contains, or lies inside another volume's:
+ * a container could then reach into, or replace, the other volume. */
+static int
+check_overlap(struct vw_op *op, const char *path)
+{
+	struct vw_registry *reg = &op->drv->reg;
+	struct vw_volume *v;
+	char prefix[VW_PATH_MAX];
+	struct nest_scan ns = { path, NULL };
+
+	if ((v = vw_registry_by_path(reg, path)) != NULL) {
+		fe_reply_err(op->req, 200, "volume %s: the directory %s is already "
+		    "used by volume %s; choose another mountpoint", op->dreq.name,
+		    path, v->name);
+		return -1;
+	}
+	snprintf(prefix, sizeof(prefix), "%s", path);
+	for (char *s = strrchr(prefix, '/'); s != NULL && s != prefix;
+	    s = strrchr(prefix, '/')) {
+		*s = '\0';
+		if ((v = vw_registry_by_path(reg, prefix)) != NULL) {
+			fe_reply_err(op->req, 200, "volume %s: %s lies inside the "
+			    "directory of volume %s; choose a mountpoint outside "
+			    "other volumes", op->dreq.name, path, v->name);
+			return -1;
+		}
+	}
+	/* Only volumes with a mountpoint option can sit below another
+	 * volume's directory, so the scan is skipped in the common case. */
+	if (reg->ncustom > 0 || (op->opts.flags & VW_OPT_MOUNTPOINT)) {
+		vw_registry_each(reg, nest_one, &ns);
+		if (ns.hit != NULL) {
+			fe_reply_err(op->req, 200, "volume %s: the directory of volume "
+			    "%s lies inside %s; choose a mountpoint outside other "
+			    "volumes", op->dreq.name, ns.hit->name, path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+create_committed(void *arg, int err)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+
+	if (err != 0) {
+		fe_reply_err(op->req, 200, "volume %s: its directory %s exists but "
+		    "the volume could not be recorded in %s: %s; fix that and "
+		    "create the volume again", op->dreq.name, op->path,
+		    drv->fe->cfg->state_dir, strerror(err));
+	} else if (vw_registry_put(&drv->reg, op->dreq.name, op->created,
+	    &op->opts, op->path) == NULL) {
+		fatalx("out of memory adding volume %s to the registry",
+		    op->dreq.name);
+	} else {
+		log_info("driver %s: volume %s created at %s", drv->d->name,
+		    op->dreq.name, op->path);
+		reply_empty(op);
+	}
+	op_finish(op);
+	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
+}
+
+static void
+create_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_record rec;
+
+	if (rep->err != 0) {
+		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		op_finish(op);
+		return;
+	}
+	if (strcmp(rep->path, op->path) != 0) {
+		log_warnx("volume %s: the helper placed it at %s, expected %s",
+		    op->dreq.name, rep->path, op->path);
+		snprintf(op->path, sizeof(op->path), "%s", rep->path);
+	}
+	op->created = (int64_t)time(NULL);
+	memset(&rec, 0, sizeof(rec));
+	rec.type = VW_REC_VOLUME_PUT;
+	rec.driver = drv->d->name;
+	rec.name = op->dreq.name;
+	rec.created = op->created;
+	rec.opts = &op->opts;
+	rec.path = op->path;
+	if (vw_store_append(drv->fe->state, &rec) < 0 ||
+	    vw_store_commit(drv->fe->state, create_committed, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: out of memory recording it; "
+		    "try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+op_create(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	const char *rel;
+	char err[1024];
+	size_t allowed;
+
+	if (v != NULL) {
+		/* Create is idempotent with the same options. */
+		if (same_opts(v, &op->opts))
+			reply_empty(op);
+		else
+			fe_reply_err(op->req, 200, "volume %s already exists with "
+			    "different options; remove it first, or create it with "
+			    "the options it has (docker volume inspect %s shows "
+			    "them)", op->dreq.name, op->dreq.name);
+		op_finish(op);
+		return;
+	}
+	if (vw_volume_path(drv->d, op->dreq.name, &op->opts, op->path,
+	    sizeof(op->path), &allowed, &rel, err, sizeof(err)) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, err);
+		op_finish(op);
+		return;
+	}
+	if (check_overlap(op, op->path) < 0) {
+		op_finish(op);
+		return;
+	}
+	if (hc_volume(drv, VW_MSG_VOLUME_CREATE, op->dreq.name, &op->opts,
+	    create_done, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		    "not accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+/* ------------------------------------------------------------- remove */
+
+static void
+remove_committed(void *arg, int err)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+
+	if (err != 0) {
+		fe_reply_err(op->req, 200, "volume %s: could not record its removal "
+		    "in %s: %s; try again", op->dreq.name,
+		    drv->fe->cfg->state_dir, strerror(err));
+	} else {
+		vw_registry_del(&drv->reg, op->dreq.name);
+		log_info("driver %s: volume %s removed (on_remove %s)",
+		    drv->d->name, op->dreq.name, vw_on_remove_name(drv->d->on_remove));
+		reply_empty(op);
+	}
+	op_finish(op);
+	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
+}
+
+static void
+remove_record(struct vw_op *op)
+{
+	struct vw_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = VW_REC_VOLUME_DEL;
+	rec.driver = op->drv->d->name;
+	rec.name = op->dreq.name;
+	if (vw_store_append(op->drv->fe->state, &rec) < 0 ||
+	    vw_store_commit(op->drv->fe->state, remove_committed, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		    op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+remove_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+
+	if (rep->err != 0) {
+		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		op_finish(op);
+		return;
+	}
+	remove_record(op);
+}
+
+static void
+op_remove(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+
+	if (v == NULL) {
+		/* Already gone, e.g. a retried Remove: nothing to do. */
+		reply_empty(op);
+		op_finish(op);
+		return;
+	}
+	if (v->total > 0) {
+		fe_reply_err(op->req, 200, "volume %s is in use (%u mount "
+		    "reference%s); stop the containers that use it, then remove it",
+		    op->dreq.name, v->total, v->total == 1 ? "" : "s");
+		op_finish(op);
+		return;
+	}
+	if (drv->d->on_remove == VW_ON_REMOVE_KEEP) {
+		remove_record(op);
+		return;
+	}
+	vw_volume_opts_of(v, &op->opts);
+	if (hc_volume(drv, VW_MSG_VOLUME_REMOVE, op->dreq.name, &op->opts,
+	    remove_done, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		    "not accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+/* ------------------------------------------------------ mount/unmount */
+
+static void
+mount_committed(void *arg, int err)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	char body[VW_PATH_MAX + 64];
+	int n;
+
+	if (err != 0 || v == NULL ||
+	    vw_registry_set_mount(v, op->dreq.id, op->count) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: could not record the mount "
+		    "reference in %s: %s; try again", op->dreq.name,
+		    drv->fe->cfg->run_dir, strerror(err ? err : ENOMEM));
+		op_finish(op);
+		return;
+	}
+	if (op->kind == VW_OP_UNMOUNT) {
+		reply_empty(op);
+	} else {
+		/* The path comes from our registry; quotes and backslashes
+		 * are escaped, control characters cannot occur (the
+		 * mountpoint normaliser refuses them). */
+		n = snprintf(body, sizeof(body), "{\"Mountpoint\":\"");
+		for (const char *p = v->path; *p != '\0' && n < (int)sizeof(body) - 8; p++) {
+			if (*p == '"' || *p == '\\')
+				body[n++] = '\\';
+			body[n++] = *p;
+		}
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "\",\"Err\":\"\"}");
+		fe_reply_json(op->req, 200, body, (size_t)n);
+	}
+	op_finish(op);
+	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);
+}
+
+static void
+mount_record(struct vw_op *op)
+{
+	struct vw_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = VW_REC_MOUNT_SET;
+	rec.driver = op->drv->d->name;
+	rec.name = op->dreq.name;
+	rec.mount_id = op->dreq.id;
+	rec.count = op->count;
+	if (vw_store_append(op->drv->fe->mounts, &rec) < 0 ||
+	    vw_store_commit(op->drv->fe->mounts, mount_committed, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		    op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+mount_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+
+	if (rep->err != 0) {
+		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		op_finish(op);
+		return;
+	}
+	mount_record(op);
+}
+
+static void
+op_mount(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	uint32_t cur;
+
+	if (v == NULL) {
+		fe_reply_err(op->req, 200, "volume %s does not exist in driver %s; "
+		    "create it first", op->dreq.name, drv->d->name);
+		op_finish(op);
+		return;
+	}
+	cur = vw_registry_mount_count(v, op->dreq.id);
+	if (op->kind == VW_OP_MOUNT) {
+		if (cur == UINT32_MAX) {
+			fe_reply_err(op->req, 200, "volume %s: too many mounts for "
+			    "one ID", op->dreq.name);
+			op_finish(op);
+			return;
+		}
+		op->count = cur + 1;
+		if (v->total > 0) {
+			mount_record(op);
+			return;
+		}
+	} else {
+		if (cur == 0) {
+			/* dockerd sends Unmount for IDs it never mounted
+			 * (protocol doc section 10): nothing to release. */
+			log_debug("volume %s: unmount of unknown mount ID %s",
+			    op->dreq.name, op->dreq.id);
+			reply_empty(op);
+			op_finish(op);
+			return;
+		}
+		op->count = cur - 1;
+		if (v->total > 1) {
+			mount_record(op);
+			return;
+		}
+	}
+	/* 0 -> 1 or 1 -> 0: the backend acts. */
+	vw_volume_opts_of(v, &op->opts);
+	if (hc_volume(drv, op->kind == VW_OP_MOUNT ? VW_MSG_VOLUME_MOUNT :
+	    VW_MSG_VOLUME_UNMOUNT, op->dreq.name, &op->opts, mount_done, op) < 0) {
+		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		    "not accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+op_run(struct vw_op *op)
+{
+	log_debug("driver %s: %s %s", op->drv->d->name, kind_name(op->kind),
+	    op->dreq.name);
+	switch (op->kind) {
+	case VW_OP_CREATE:
+		op_create(op);
+		break;
+	case VW_OP_REMOVE:
+		op_remove(op);
+		break;
+	case VW_OP_MOUNT:
+	case VW_OP_UNMOUNT:
+		op_mount(op);
+		break;
+	}
+}
+
+void
+fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
+    enum vw_op_kind kind, struct vw_dreq *dreq,
+    const struct vw_volume_opts *opts)
+{
+	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
+
+	if (op == NULL) {
+		fe_reply_err(req, 500, "out of memory");
+		vw_dreq_free(dreq);
+		return;
+	}
+	op->drv = drv;
+	op->req = req;
+	op->kind = kind;
+	op->dreq = *dreq;
+	memset(dreq, 0, sizeof(*dreq));
+	if (opts != NULL)
+		op->opts = *opts;
+	for (busy = drv->busy; busy != NULL; busy = busy->next)
+		if (strcmp(busy->dreq.name, op->dreq.name) == 0)
+			break;
+	if (busy != NULL) {
+		if (busy->wait_tail != NULL)
+			busy->wait_tail->wnext = op;
+		else
+			busy->wait_head = op;
+		busy->wait_tail = op;
+		return;
+	}
+	op->next = drv->busy;
+	drv->busy = op;
+	op_run(op);
+}
+
+/* ------------------------------------------------- replay and compaction */
+
+static struct vw_drv *
+find_drv(struct vw_fe *fe, const char *name)
+{
+	for (size_t i = 0; i < fe->ndrv; i++)
+		if (strcmp(fe->drv[i].d->name, name) == 0)
+			return &fe->drv[i];
+	return NULL;
+}
+
+int
+fe_apply_record(void *arg, const struct vw_record *rec, char *err,
+    size_t errlen)
+{
+	struct vw_fe *fe = arg;
+	struct vw_drv *drv = find_drv(fe, rec->driver);
+	struct vw_volume *v;
+
+	if (drv == NULL) {
+		if (rec->type == VW_REC_MOUNT_SET)
+			return 0;
+		snprintf(err, errlen, "the state holds volume %s of driver %s, "
+		    "which is not configured; add the driver back to the "
+		    "configuration (volumes are never dropped silently)",
+		    rec->name, rec->driver);
+		return -1;
+	}
+	switch (rec->type) {
+	case VW_REC_VOLUME_PUT:
+		if (vw_registry_put(&drv->reg, rec->name, rec->created, rec->opts,
+		    rec->path) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		break;
+	case VW_REC_VOLUME_DEL:
+		vw_registry_del(&drv->reg, rec->name);
+		break;
+	case VW_REC_MOUNT_SET:
+		/* References to volumes removed since are stale: drop them. */
+		if ((v = vw_registry_get(&drv->reg, rec->name)) != NULL &&
+		    vw_registry_set_mount(v, rec->mount_id, rec->count) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
+struct dump {
+	struct vw_drv	*drv;
+	struct vw_store	*st;
+	int		 mounts;
+};
+
+static int
+dump_one(void *arg, struct vw_volume *v)
+{
+	struct dump *d = arg;
+	struct vw_volume_opts opts;
+	struct vw_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.driver = d->drv->d->name;
+	rec.name = v->name;
+	if (d->mounts) {
+		rec.type = VW_REC_MOUNT_SET;
+		for (struct vw_mount *m = v->mounts; m != NULL; m = m->next) {
+			rec.mount_id = m->id;
+			rec.count = m->count;
+			if (vw_store_emit(d->st, &rec) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	vw_volume_opts_of(v, &opts);
+	rec.type = VW_REC_VOLUME_PUT;
+	rec.created = v->created;
+	rec.opts = &opts;
+	rec.path = v->path;
+	return vw_store_emit(d->st, &rec) < 0 ? -1 : 0;
+}
+
+static int
+dump_all(struct vw_fe *fe, struct vw_store *st, int mounts)
+{
+	for (size_t i = 0; i < fe->ndrv; i++) {
+		struct dump d = { &fe->drv[i], st, mounts };
+
+		if (vw_registry_each(&fe->drv[i].reg, dump_one, &d) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+fe_dump_state(void *arg, struct vw_store *st)
+{
+	return dump_all(arg, st, 0);
+}
+
+int
+fe_dump_mounts(void *arg, struct vw_store *st)
+{
+	return dump_all(arg, st, 1);
+}

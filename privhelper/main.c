@@ -1,0 +1,192 @@
+/*
+ * volwarden-privhelper: the only process that touches storage.  Exec'd by
+ * the frontend's start-up (still root) with its channel on fd 3, one
+ * helper per driver.  It parses the configuration itself, opens the
+ * driver's root directories, keeps only its backend's capabilities and
+ * then serves one validated request at a time until the channel closes.
+ */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backends/backend.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/privdrop.h"
+#include "privhelper/privhelper.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "volwarden-privhelper is started by volwarden; it is "
+	    "not meant to be run by hand.\n");
+	exit(2);
+}
+
+/* Refuse to run unless fd 3 is the SOCK_SEQPACKET channel. */
+static void
+check_channel(void)
+{
+	int v;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(PH_CHANNEL_FD, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 ||
+	    v != AF_UNIX)
+		fatalx("fd %d is not a unix socket: volwarden-privhelper must be "
+		    "started by volwarden", PH_CHANNEL_FD);
+	len = sizeof(v);
+	if (getsockopt(PH_CHANNEL_FD, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+	    v != SOCK_SEQPACKET)
+		fatalx("fd %d is not a SOCK_SEQPACKET socket: volwarden-privhelper "
+		    "must be started by volwarden", PH_CHANNEL_FD);
+	if (fcntl(PH_CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0)
+		fatal("fcntl(FD_CLOEXEC) on the channel");
+}
+
+/*
+ * Make an absolute directory and its missing parents (0755, root-owned),
+ * open it, and check it is a boundary we can rely on: owned by root and
+ * not writable by group or others.  mode applies to the last component
+ * when it is created.
+ */
+static int
+open_root(const char *path, mode_t mode, const char *what)
+{
+	char buf[VW_PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(buf))
+		fatalx("%s %s: path too long", what, path);
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			fatal("cannot create %s (parent of %s %s)", buf, what, path);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		fatal("cannot create %s %s", what, path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		fatal("cannot open %s %s (it must be a directory, not a symbolic "
+		    "link)", what, path);
+	if (fstat(fd, &st) < 0)
+		fatal("fstat %s", path);
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		fatalx("%s %s must be owned by root and not writable by group or "
+		    "others, so that no other user can redirect volumes "
+		    "(chown root %s; chmod go-w %s)", what, path, path, path);
+	return fd;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct vw_overrides ov;
+	struct vw_config cfg;
+	struct vw_backend_ctx ctx;
+	const struct vw_backend *be;
+	struct option longopts[32];
+	char err[1024], procname[64], sockpath[VW_PATH_MAX];
+	struct stat sock_st;
+	int have_sock, ch, foreground = 0, debug = 0;
+	long driver = -1;
+	size_t n = 0;
+
+	memset(&ov, 0, sizeof(ov));
+	for (; vw_config_longopts[n].name != NULL; n++)
+		longopts[n] = vw_config_longopts[n];
+	longopts[n++] = (struct option){ "driver", required_argument, NULL, 'D' };
+	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
+	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'D':
+			driver = strtol(optarg, NULL, 10);
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			if (ch < VW_OPT_FLAG_BASE)
+				usage();
+			if (vw_overrides_set(&ov, ch, optarg, err, sizeof(err)) < 0)
+				usage();
+		}
+	}
+	if (optind != argc || driver < 0)
+		usage();
+	log_init(foreground, debug);
+	check_channel();
+
+	/* Die with the frontend; close the race with an already-dead one. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() == 1)
+		fatalx("the frontend exited before the helper started");
+
+	if (geteuid() != 0)
+		fatalx("volwarden-privhelper must run as root");
+	if (vw_config_load(&cfg, &ov, 1, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if ((size_t)driver >= cfg.ndrivers)
+		fatalx("driver index %ld out of range", driver);
+	snprintf(procname, sizeof(procname), "privhelper %s",
+	    cfg.drivers[driver].name);
+	log_procinit(procname);
+	umask(022);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.driver = &cfg.drivers[driver];
+	be = vw_backend_get(ctx.driver->backend);
+	if (be == NULL)
+		fatalx("backend %s is not available", vw_backend_name(ctx.driver->backend));
+	ctx.root_fd = open_root(ctx.driver->root, 0711, "driver root");
+	ctx.allowed_fds = calloc(ctx.driver->nallowed + 1, sizeof(int));
+	if (ctx.allowed_fds == NULL)
+		fatal("calloc");
+	for (size_t i = 0; i < ctx.driver->nallowed; i++)
+		ctx.allowed_fds[i] = open_root(ctx.driver->allowed_roots[i], 0755,
+		    "allowed root");
+
+	/* Remember the socket the frontend bound, to remove it at exit. */
+	snprintf(sockpath, sizeof(sockpath), "%s/%s.sock", cfg.socket_dir,
+	    ctx.driver->name);
+	have_sock = lstat(sockpath, &sock_st) == 0 && S_ISSOCK(sock_st.st_mode);
+
+	vw_keep_caps(be->caps);
+	log_debug("serving driver %s (backend %s, root %s)", ctx.driver->name,
+	    be->name, ctx.driver->root);
+
+	ph_serve(PH_CHANNEL_FD, &cfg, (size_t)driver, &ctx);
+
+	/* The frontend is gone: stop advertising the driver to dockerd, but
+	 * only if the socket is still the one it bound (not a newer
+	 * instance's). */
+	if (have_sock) {
+		struct stat st;
+
+		if (lstat(sockpath, &st) == 0 && st.st_dev == sock_st.st_dev &&
+		    st.st_ino == sock_st.st_ino && unlink(sockpath) < 0)
+			log_warn("cannot remove %s", sockpath);
+	}
+	vw_config_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * Confined path resolution for the privileged side.  Every privileged file
+ * operation starts from a directory fd the helper opened itself at start-up
+ * and walks down with *at() calls that refuse symlinks, so nothing a
+ * container plants inside a volume (or a user plants under an allowed
+ * root) can redirect it outside.
+ */
+#include "vw-build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "privhelper/privhelper.h"
+
+/* Deepest tree ph_remove_tree will descend into (one fd per level). */
+#define REMOVE_MAX_DEPTH	256
+
+static int
+sys_openat2(int dirfd, const char *path, struct open_how *how)
+{
+#ifdef SYS_openat2
+	return (int)syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+#else
+	(void)dirfd; (void)path; (void)how;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* One component, no symlinks: the portable fallback and the create path. */
+static int
+open_component(int dirfd, const char *comp)
+{
+	return openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int
+walk(int dirfd, const char *rel, int create, int *created)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = rel;
+	int fd = dup(dirfd);
+
+	if (fd < 0)
+		return -1;
+	while (*p != '\0') {
+		const char *e = strchr(p, '/');
+		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+		int next, last = (e == NULL);
+
+		if (len == 0 || len > NAME_MAX ||
+		    (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			errno = EXDEV;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		next = open_component(fd, comp);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+				int saved = errno;
+
+				close(fd);
+				errno = saved;
+				return -1;
+			}
+			if (last && created != NULL)
+				*created = 1;
+			next = open_component(fd, comp);
+		}
+		if (next < 0) {
+			int saved = errno;
+
+			close(fd);
+			/* O_NOFOLLOW on a symlink gives ELOOP; keep it. */
+			errno = saved;
+			return -1;
+		}
+		close(fd);
+		fd = next;
+		p = last ? p + len : e + 1;
+	}
+	return fd;
+}
+
+int
+ph_open_beneath(int dirfd, const char *rel, int create, int *created)
+{
+	struct open_how how;
+	int fd;
+
+	if (created != NULL)
+		*created = 0;
+	if (rel[0] == '/' || rel[0] == '\0') {
+		errno = EXDEV;
+		return -1;
+	}
+	if (!create) {
+		memset(&how, 0, sizeof(how));
+		how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS;
+		for (int tries = 0; tries < 8; tries++) {
+			fd = sys_openat2(dirfd, rel, &how);
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+	}
+	return walk(dirfd, rel, create, created);
+}
+
+static int
+remove_tree_at(int dirfd, const char *name, dev_t dev, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, rc = 0, saved = 0;
+
+	if (depth > REMOVE_MAX_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (st.st_dev != dev) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	while (rc == 0) {
+		int isdir;
+
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				saved = errno;
+				rc = -1;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				saved = errno;
+				rc = -1;
+				break;
+			}
+			isdir = S_ISDIR(st.st_mode);
+		}
+		if (isdir) {
+			if (remove_tree_at(fd, de->d_name, dev, depth + 1) < 0) {
+				saved = errno;
+				rc = -1;
+			}
+		} else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+			saved = errno;
+			rc = -1;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+		saved = errno;
+		rc = -1;
+	}
+	if (rc < 0)
+		errno = saved;
+	return rc;
+}
+
+int
+ph_remove_tree(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return -1;
+	return remove_tree_at(dirfd, name, st.st_dev, 0);
+}

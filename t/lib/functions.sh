@@ -1,0 +1,161 @@
+# Shared helpers for volwarden's shell tests, in the manner of nbdkit's
+# tests/functions.sh.  Every process a test starts is stopped by PID from
+# an EXIT trap; every test works in its own temporary directory.
+
+. "${top_srcdir:-.}/t/lib/tap.sh"
+
+top_builddir=${top_builddir:-.}
+VOLWARDEN="$top_builddir/volwarden"
+PRIVHELPER="$top_builddir/volwarden-privhelper"
+
+_cleanup_fns=""
+cleanup_fn() { _cleanup_fns="$* ; $_cleanup_fns"; }
+_run_cleanup() {
+	local rc=$?
+	eval "$_cleanup_fns" >/dev/null 2>&1
+	exit $rc
+}
+trap _run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+requires() {	# requires CMD [ARGS...]: skip the test if it cannot run
+	"$@" >/dev/null 2>&1 || skip_all "requires: $*"
+}
+requires_root() {
+	[ "$(id -u)" -eq 0 ] || skip_all "must run as root (binds sockets, starts the privileged helper)"
+}
+
+# A fresh temporary directory for this test, removed at exit.
+TESTDIR=$(mktemp -d /tmp/vwt.XXXXXX) || bail_out "mktemp failed"
+cleanup_fn "rm -rf '$TESTDIR'"
+
+# The user the frontend runs as in tests.
+VW_TEST_USER=${VW_TEST_USER:-volwarden}
+
+# vw_start [ARGS...]: start volwarden in the foreground on TESTDIR paths
+# (unless ARGS give a --config) and wait until its socket answers.
+# Sets VW_PID, VW_SOCK (the first driver's socket) and VW_LOG.
+VW_LOG="$TESTDIR/volwarden.log"
+VW_SOCK="$TESTDIR/sock/volwarden.sock"
+vw_start() {
+	local i
+	if [ -z "${VW_CUSTOM:-}" ]; then
+		set -- --no-config --socket-dir "$TESTDIR/sock" \
+			--state-dir "$TESTDIR/state" --run-dir "$TESTDIR/run" \
+			--root "$TESTDIR/volumes" --user "$VW_TEST_USER" "$@"
+	fi
+	"$VOLWARDEN" --foreground --debug "$@" >>"$VW_LOG" 2>&1 &
+	VW_PID=$!
+	cleanup_fn "kill -9 $VW_PID"
+	for i in $(seq 1 100); do
+		if ! kill -0 "$VW_PID" 2>/dev/null; then
+			diag "volwarden exited during start-up:"
+			diag "$(tail -5 "$VW_LOG")"
+			return 1
+		fi
+		if [ -S "$VW_SOCK" ] && curl -s --max-time 2 --unix-socket "$VW_SOCK" \
+		    -X POST http://plugin/Plugin.Activate >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	diag "volwarden did not answer on $VW_SOCK within 10 s"
+	return 1
+}
+
+# vw_stop: SIGTERM by PID; returns non-zero if it is not honoured within
+# 10 s (then the process is killed) or the exit status is not 0.
+vw_stop() {
+	local i status
+	[ -n "${VW_PID:-}" ] || return 0
+	kill -TERM "$VW_PID" 2>/dev/null
+	for i in $(seq 1 100); do
+		kill -0 "$VW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$VW_PID" 2>/dev/null; then
+		kill -9 "$VW_PID"
+		wait "$VW_PID" 2>/dev/null
+		VW_PID=
+		diag "volwarden ignored SIGTERM"
+		return 1
+	fi
+	wait "$VW_PID"
+	status=$?
+	VW_PID=
+	return $status
+}
+
+# The helper processes of the running daemon (children of VW_PID).
+vw_helper_pids() {
+	cat "/proc/$VW_PID/task/$VW_PID/children" 2>/dev/null
+}
+
+# vw_call ENDPOINT [BODY]: POST to the plugin socket; prints the body and
+# sets HTTP_CODE.
+vw_call() {
+	local out
+	out=$(curl -s --max-time 10 --unix-socket "${SOCK:-$VW_SOCK}" -X POST \
+		-w '\n%{http_code}' "http://plugin/$1" --data-binary "${2-}")
+	HTTP_CODE=${out##*$'\n'}
+	printf '%s' "${out%$'\n'*}"
+}
+
+# json_get JSON FILTER: extract with jq (raw output).
+json_get() { printf '%s' "$1" | jq -r "$2" 2>/dev/null; }
+
+# ---------------------------------------------------------------- dockerd
+# dockerd_start: a private dockerd with its own data-root, exec-root,
+# socket and pidfile under TESTDIR.  Sets DOCKER (a docker command line).
+dockerd_start() {
+	local i d="$TESTDIR/docker"
+	mkdir -p "$d"
+	DOCKER_SOCK="$d/docker.sock"
+	dockerd --data-root "$d/data" --exec-root "$d/exec" \
+		-H "unix://$DOCKER_SOCK" --pidfile "$d/docker.pid" \
+		--bridge none --iptables=false --ip-masq=false \
+		>"$d/dockerd.log" 2>&1 &
+	DOCKERD_PID=$!
+	cleanup_fn "dockerd_stop"
+	DOCKER="docker -H unix://$DOCKER_SOCK"
+	for i in $(seq 1 300); do
+		if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+			diag "dockerd exited: $(tail -5 "$d/dockerd.log")"
+			return 1
+		fi
+		$DOCKER info >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	diag "dockerd did not start within 30 s"
+	return 1
+}
+
+dockerd_stop() {
+	local i
+	[ -n "${DOCKERD_PID:-}" ] || return 0
+	kill -TERM "$DOCKERD_PID" 2>/dev/null
+	for i in $(seq 1 300); do
+		kill -0 "$DOCKERD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$DOCKERD_PID" 2>/dev/null
+	wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	# dockerd's containerd child may linger briefly after dockerd exits.
+	if [ -f "$TESTDIR/docker/exec/containerd/containerd.pid" ]; then
+		kill -TERM "$(cat "$TESTDIR/docker/exec/containerd/containerd.pid")" 2>/dev/null
+	fi
+	return 0
+}
+
+# busybox_image NAME: import a one-layer image made from busybox-static.
+busybox_image() {
+	local root="$TESTDIR/imgroot" a
+	mkdir -p "$root/bin" "$root/tmp"
+	cp /bin/busybox "$root/bin/busybox"
+	for a in sh echo cat ls id sleep touch mkdir stat test true false \
+	    rm head tail wc dd seq; do
+		ln -sf busybox "$root/bin/$a"
+	done
+	tar -C "$root" -c . | $DOCKER import - "$1" >/dev/null
+}
