@@ -290,10 +290,19 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 	}
 	top = yajl_tree_parse(text, yerr, sizeof(yerr));
 	if (top == NULL) {
-		char *nl;
+		char *r = yerr, *w = yerr;
 
-		while ((nl = strchr(yerr, '\n')) != NULL)
-			*nl = ' ';
+		/* yajl's message spans lines padded with blanks: squeeze. */
+		for (; *r != '\0'; r++) {
+			int blank = *r == ' ' || *r == '\n' || *r == '\t';
+
+			if (blank && (w == yerr || w[-1] == ' '))
+				continue;
+			*w++ = blank ? ' ' : *r;
+		}
+		while (w > yerr && w[-1] == ' ')
+			w--;
+		*w = '\0';
 		snprintf(err, errlen, "%s: not valid JSON: %s", source, yerr);
 		return -1;
 	}

@@ -1,1 +1,109 @@
-int main(void){return 0;}
+/* Configuration parsing: errors name the key and the reason; the canonical
+ * print parses back to the same digest. */
+#include "vw-build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "t/lib/tap.h"
+
+static const char *
+parse_err(const char *text)
+{
+	static char err[1024];
+	struct vw_config cfg;
+
+	err[0] = '\0';
+	if (vw_config_parse(&cfg, text, "t.json", err, sizeof(err)) == 0 &&
+	    vw_config_validate(&cfg, err, sizeof(err)) == 0)
+		snprintf(err, sizeof(err), "(accepted)");
+	vw_config_free(&cfg);
+	return err;
+}
+
+#define DRV(body) "{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"" body "}]}"
+
+int
+main(void)
+{
+	struct vw_config cfg, again;
+	struct vw_overrides ov;
+	char err[1024], *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	is_string(parse_err(DRV("")), "(accepted)", "minimal driver accepted");
+	is_string(parse_err("{"), "t.json: not valid JSON: parse error: premature EOF { (right here) ------^",
+	    "invalid JSON");
+	has_string(parse_err("[]"), "top level must be a JSON object", "array at top level");
+	is_string(parse_err("{\"drivers\":[]}"),
+	    "t.json: key drivers: must be a non-empty array of driver objects", "empty drivers");
+	is_string(parse_err("{\"user\":\"x\"}"), "t.json: key drivers: is required",
+	    "drivers missing");
+	is_string(parse_err("{\"bogus\":1,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
+	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, drivers",
+	    "unknown top-level key");
+	is_string(parse_err(DRV(",\"size\":\"1G\"")),
+	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove",
+	    "unknown driver key");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"rel\"}]}"),
+	    "t.json: key drivers[0].root: must be an absolute path, got \"rel\"",
+	    "relative root");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\"}]}"),
+	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available in this build; available: dir",
+	    "backend not built");
+	is_string(parse_err(DRV(",\"on_remove\":\"shred\"")),
+	    "t.json: key drivers[0].on_remove: must be \"keep\", \"delete\" or \"archive\"",
+	    "bad on_remove");
+	is_string(parse_err(DRV(",\"allowed_roots\":[\"/a/../b\"]")),
+	    "t.json: key drivers[0].allowed_roots[0]: '.' and '..' components are not allowed in \"/a/../b\"",
+	    "allowed root with ..");
+	is_string(parse_err(DRV(",\"allowed_roots\":\"/a\"")),
+	    "t.json: key drivers[0].allowed_roots: must be an array of absolute paths",
+	    "allowed_roots not an array");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"a b\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
+	    "t.json: key drivers[0].name: \"a b\" is not a valid driver name (letters, digits, _ . -, at least two characters)",
+	    "bad driver name");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"},"
+	    "{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/w\"}]}"),
+	    "t.json: key drivers[1].name: driver \"vw\" is defined twice", "duplicate driver");
+	is_string(parse_err("{\"drivers\":[{\"backend\":\"dir\",\"root\":\"/v\"}]}"),
+	    "t.json: key drivers[0]: \"name\" is required", "name missing");
+	is_string(parse_err("{\"state_dir\":5,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
+	    "t.json: key state_dir: must be a string", "state_dir not a string");
+
+	/* The embedded default, with overrides, and its canonical print. */
+	memset(&ov, 0, sizeof(ov));
+	ov.no_config = 1;
+	ov.root = "/tmp/r//x/";
+	ov.allowed_roots[ov.nallowed++] = "/srv/docker";
+	ok(vw_config_load(&cfg, &ov, 0, err, sizeof(err)) == 0, "embedded default loads");
+	is_string(cfg.drivers[0].name, "volwarden", "default driver name");
+	is_string(cfg.drivers[0].root, "/tmp/r/x", "--root overrides and is normalised");
+	is_string(cfg.socket_dir, "/run/docker/plugins", "default socket dir");
+	is_int((long long)cfg.drivers[0].nallowed, 1, "--allowed-root added");
+	fp = open_memstream(&buf, &len);
+	vw_config_print(&cfg, fp);
+	fclose(fp);
+	ok(vw_config_parse(&again, buf, "print", err, sizeof(err)) == 0 &&
+	    vw_config_validate(&again, err, sizeof(err)) == 0,
+	    "the canonical print parses back");
+	ok(vw_config_digest(&cfg) == vw_config_digest(&again),
+	    "to the same configuration (digest)");
+	vw_config_free(&again);
+	free(buf);
+
+	/* Helper argv round trip. */
+	{
+		const char *argv[64];
+		int n = vw_overrides_argv(&ov, 0, NULL, argv, 0, 60);
+
+		ok(n > 0 && strcmp(argv[0], "--no-config") == 0,
+		    "helper argv starts with --no-config");
+		ok(n > 0 && argv[n] == NULL, "and is NULL-terminated");
+	}
+	vw_config_free(&cfg);
+	return done_testing();
+}

@@ -1,1 +1,108 @@
-int main(void){return 0;}
+/* The helper protocol codec: framing, exact lengths, truncation, stray
+ * descriptors and message names. */
+#include "vw-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "t/lib/tap.h"
+
+static int
+pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+int
+main(void)
+{
+	static char buf[VW_MSG_MAX + 1];
+	struct vw_volume_req req;
+	struct vw_msg_hdr hdr;
+	void *payload;
+	int sv[2], fd, rc;
+
+	if (pair(sv) < 0)
+		bail("socketpair");
+
+	/* A round trip keeps type, id and payload. */
+	memset(&req, 0, sizeof(req));
+	strcpy(req.name, "data1");
+	req.opts.flags = VW_OPT_UID;
+	req.opts.uid = 1000;
+	ok(vw_msg_send(sv[0], VW_MSG_VOLUME_CREATE, 42, &req, sizeof(req), -1) == 0,
+	    "send a volume request");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	is_int(rc, 1, "receive it");
+	is_int(hdr.type, VW_MSG_VOLUME_CREATE, "type kept");
+	is_int((long long)hdr.id, 42, "id kept");
+	is_int(hdr.len, sizeof(req), "length is the payload size");
+	ok(memcmp(payload, &req, sizeof(req)) == 0, "payload kept");
+	is_int(fd, -1, "no descriptor");
+
+	/* The biggest message fits; one byte more is refused by the sender. */
+	ok(vw_msg_send(sv[0], VW_MSG_VOLUME_CREATE | VW_MSG_REPLY, 1, buf,
+	    VW_MSG_MAX - sizeof(hdr) + 1, -1) < 0 && errno == EMSGSIZE,
+	    "oversized payload refused with EMSGSIZE");
+
+	/* A raw datagram shorter than a header is EBADMSG. */
+	ok(write(sv[0], "abc", 3) == 3, "write a 3-byte datagram");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == -1 && errno == EBADMSG, "short datagram is EBADMSG");
+
+	/* A header whose len disagrees with the datagram is EBADMSG. */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = VW_MSG_HELLO;
+	hdr.len = 100;
+	memcpy(buf, &hdr, sizeof(hdr));
+	ok(write(sv[0], buf, sizeof(hdr) + 16) == (ssize_t)sizeof(hdr) + 16,
+	    "write a mis-sized message");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == -1 && errno == EBADMSG, "length mismatch is EBADMSG");
+
+	/* A datagram larger than the buffer is truncated: EBADMSG. */
+	{
+		static char big[VW_MSG_MAX + 64];
+
+		memset(big, 0, sizeof(big));
+		ok(write(sv[0], big, sizeof(big)) == (ssize_t)sizeof(big),
+		    "write an oversized datagram");
+		rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+		ok(rc == -1 && errno == EBADMSG, "truncated datagram is EBADMSG");
+	}
+
+	/* A descriptor where none is expected is closed and refused. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ok(vw_msg_send(sv[0], VW_MSG_HELLO, 7, NULL, 0, fd) == 0,
+	    "send a message with a descriptor");
+	close(fd);
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, NULL);
+	ok(rc == -1 && errno == EBADMSG, "unexpected descriptor is EBADMSG");
+
+	/* An expected descriptor arrives with O_CLOEXEC. */
+	fd = open("/dev/null", O_RDONLY);
+	ok(vw_msg_send(sv[0], VW_MSG_HELLO, 8, NULL, 0, fd) == 0,
+	    "send a descriptor");
+	close(fd);
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == 1 && fd >= 0, "descriptor received");
+	ok(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "with FD_CLOEXEC");
+	if (fd >= 0)
+		close(fd);
+
+	/* EOF is 0. */
+	close(sv[0]);
+	is_int(vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd), 0,
+	    "EOF reads as 0");
+	close(sv[1]);
+
+	is_string(vw_msg_name(VW_MSG_VOLUME_MOUNT), "VOLUME_MOUNT", "name of a request");
+	is_string(vw_msg_name(VW_MSG_HELLO | VW_MSG_REPLY), "HELLO reply",
+	    "name of a reply");
+	is_string(vw_msg_name(999), "unknown", "name of an unknown type");
+	return done_testing();
+}

@@ -1,1 +1,158 @@
-int main(void){return 0;}
+/* Names and options: Docker's local-driver rule, option parsing, ranges
+ * and the mountpoint normaliser. */
+#include "vw-build.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/validate.h"
+#include "t/lib/tap.h"
+
+static int
+name_ok(const char *s)
+{
+	char err[256];
+
+	return vw_name_valid(s, strlen(s), err, sizeof(err)) == 0;
+}
+
+static int
+opt(struct vw_volume_opts *o, const char *k, const char *v, char *err,
+    size_t errlen)
+{
+	return vw_opt_parse(k, strlen(k), v, strlen(v), o, err, errlen);
+}
+
+int
+main(void)
+{
+	static const char *const good[] = { "data1", "a1", "A-b_c.d", "0x",
+	    "9.9", "volume_with_underscores", NULL };
+	static const char *const bad[] = { "", "a", "../../etc", "/etc", "a/b",
+	    ".", "..", ".dot", "-dash", "_under", "has space", "semi;colon",
+	    "quo\"te", "new\nline", "tab\tx", "\xc3\xbcn\xc3\xafx", "%2e%2e",
+	    "a\\b", "   ", NULL };
+	struct vw_volume_opts o;
+	char err[512], big[300], norm[VW_PATH_MAX];
+	const char *rel;
+
+	for (int i = 0; good[i] != NULL; i++)
+		ok(name_ok(good[i]), "name \"%s\" accepted", good[i]);
+	for (int i = 0; bad[i] != NULL; i++)
+		ok(!name_ok(bad[i]), "name %d refused", i);
+	memset(big, 'a', sizeof(big));
+	ok(vw_name_valid(big, 255, err, sizeof(err)) == 0, "255 bytes accepted");
+	ok(vw_name_valid(big, 256, err, sizeof(err)) < 0, "256 bytes refused");
+	has_string(err, "255", "the error names the limit");
+	ok(vw_name_valid("ab\0cd", 5, err, sizeof(err)) < 0,
+	    "embedded NUL refused (decoded length differs)");
+
+	/* Fixed fields as the helper sees them. */
+	{
+		char field[VW_NAME_MAX + 1];
+
+		memset(field, 0, sizeof(field));
+		strcpy(field, "data1");
+		ok(vw_name_field_valid(field, sizeof(field)) == 0, "field accepted");
+		field[200] = 'x';
+		ok(vw_name_field_valid(field, sizeof(field)) < 0,
+		    "bytes after the NUL refused");
+		memset(field, 'a', sizeof(field));
+		ok(vw_name_field_valid(field, sizeof(field)) < 0,
+		    "unterminated field refused");
+	}
+
+	memset(&o, 0, sizeof(o));
+	ok(opt(&o, "uid", "1000", err, sizeof(err)) == 0 && o.uid == 1000 &&
+	    (o.flags & VW_OPT_UID), "uid=1000");
+	ok(opt(&o, "gid", "0", err, sizeof(err)) == 0 && o.gid == 0, "gid=0");
+	ok(opt(&o, "mode", "0750", err, sizeof(err)) == 0 && o.mode == 0750, "mode=0750");
+	ok(opt(&o, "mode", "7777", err, sizeof(err)) == 0 && o.mode == 07777, "mode=7777");
+	ok(opt(&o, "mode", "10000", err, sizeof(err)) < 0, "mode=10000 refused");
+	ok(opt(&o, "mode", "0758", err, sizeof(err)) < 0, "mode with a non-octal digit refused");
+	ok(opt(&o, "mode", "", err, sizeof(err)) < 0, "empty mode refused");
+	ok(opt(&o, "uid", "-1", err, sizeof(err)) < 0, "uid=-1 refused");
+	ok(opt(&o, "uid", "4294967295", err, sizeof(err)) < 0, "uid=2^32-1 refused");
+	ok(opt(&o, "uid", "4294967294", err, sizeof(err)) == 0, "uid=2^32-2 accepted");
+	ok(opt(&o, "uid", "12abc", err, sizeof(err)) < 0, "uid=12abc refused");
+	ok(opt(&o, "gid", "", err, sizeof(err)) < 0, "empty gid refused");
+	ok(opt(&o, "size", "10G", err, sizeof(err)) < 0, "unknown option refused");
+	has_string(err, "valid options are: mountpoint, uid, gid, mode",
+	    "the error lists the valid options");
+	ok(vw_opt_parse("mode\0x", 6, "0700", 4, &o, err, sizeof(err)) < 0,
+	    "NUL in an option name refused");
+
+	memset(&o, 0, sizeof(o));
+	ok(opt(&o, "mountpoint", "/srv//docker/app/", err, sizeof(err)) == 0,
+	    "mountpoint with // and trailing / accepted");
+	is_string(o.mountpoint, "/srv/docker/app", "and normalised");
+	ok(vw_opts_check(&o, err, sizeof(err)) == 0, "normalised options pass the helper check");
+	ok(opt(&o, "mountpoint", "app/../db", err, sizeof(err)) < 0, "'..' refused");
+	ok(opt(&o, "mountpoint", "./app", err, sizeof(err)) < 0, "'.' refused");
+	ok(opt(&o, "mountpoint", "/", err, sizeof(err)) < 0, "/ refused");
+	ok(opt(&o, "mountpoint", "", err, sizeof(err)) < 0, "empty refused");
+	ok(opt(&o, "mountpoint", "a\nb", err, sizeof(err)) < 0, "control character refused");
+
+	ok(vw_mountpoint_normalize("app//db", norm, sizeof(norm), err,
+	    sizeof(err)) == 0 && strcmp(norm, "app/db") == 0, "relative path normalised");
+	is_string(vw_path_beneath("/srv", "/srv/a"), "a", "/srv/a is beneath /srv");
+	ok(vw_path_beneath("/srv", "/srvx/a") == NULL, "/srvx/a is not beneath /srv");
+	ok(vw_path_beneath("/srv", "/srv") == NULL, "/srv is not strictly beneath /srv");
+
+	/* The helper's re-check of received structs. */
+	memset(&o, 0, sizeof(o));
+	o.flags = 0x100;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "unknown flag bits refused");
+	memset(&o, 0, sizeof(o));
+	o.mode = 0700;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "mode without its flag refused");
+	memset(&o, 0, sizeof(o));
+	o.flags = VW_OPT_UID;
+	o.uid = UINT32_MAX;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "uid -1 refused");
+	memset(&o, 0, sizeof(o));
+	o.flags = VW_OPT_MOUNTPOINT;
+	strcpy(o.mountpoint, "/srv/../etc");
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "'..' in a received mountpoint refused");
+	memset(&o, 0, sizeof(o));
+	o.flags = VW_OPT_MOUNTPOINT;
+	strcpy(o.mountpoint, "/srv//x");
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "unnormalised mountpoint refused");
+	memset(&o, 0, sizeof(o));
+	memset(o.mountpoint, 'a', sizeof(o.mountpoint));
+	o.flags = VW_OPT_MOUNTPOINT;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "unterminated mountpoint refused");
+
+	/* Where a volume lives. */
+	{
+		char *roots[] = { "/srv/docker", NULL };
+		struct vw_driver d = { .name = "vw", .root = "/var/lib/v",
+		    .allowed_roots = roots, .nallowed = 1 };
+		char out[VW_PATH_MAX];
+		size_t allowed;
+
+		memset(&o, 0, sizeof(o));
+		ok(vw_volume_path(&d, "data1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) == 0, "default path");
+		is_string(out, "/var/lib/v/data1", "is ROOT/NAME");
+		is_string(rel, "data1", "relative to the root");
+		o.flags = VW_OPT_MOUNTPOINT;
+		strcpy(o.mountpoint, "app/db");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) == 0 && strcmp(out, "/var/lib/v/app/db") == 0 &&
+		    allowed == (size_t)-1, "relative mountpoint under the root");
+		strcpy(o.mountpoint, "/srv/docker/app");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) == 0 && allowed == 0 && strcmp(rel, "app") == 0,
+		    "absolute mountpoint under an allowed root");
+		strcpy(o.mountpoint, "/etc/app");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) < 0, "absolute mountpoint elsewhere refused");
+		has_string(err, "allowed roots: /srv/docker", "the error names the allowed roots");
+		strcpy(o.mountpoint, "/srv/docker");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) < 0, "the allowed root itself refused");
+	}
+	return done_testing();
+}

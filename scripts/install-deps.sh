@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install what volwarden needs from Debian's packages (Debian 12).
+#   scripts/install-deps.sh          build and run dependencies
+#   scripts/install-deps.sh --test   also what the test suite uses
+set -eu
+
+pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
+libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
+ca-certificates"
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs curl jq docker.io busybox-static"
+fi
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: run as root to install:$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
