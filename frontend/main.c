@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "frontend/frontend.h"
+#include "seccomp/seccomp.h"
 
 #ifndef VW_PRIVHELPER_PATH
 #define VW_PRIVHELPER_PATH "/usr/local/libexec/volwarden-privhelper"
@@ -50,6 +51,7 @@ usage(FILE *fp, int code)
 	    "  --privhelper PATH    the helper executable\n"
 	    "  --foreground, -f     stay in the foreground, log to stderr\n"
 	    "  --debug, -d          log every request\n"
+	    "  --seccomp MODE       kill (default), trap, log or off\n"
 	    "  --check              print the effective configuration and exit\n"
 	    "  --version            print the version and exit\n",
 	    VW_CONFIG_FILE, VW_DEFAULT_USER);
@@ -162,6 +164,12 @@ main(int argc, char *argv[])
 	uid_t uid;
 	gid_t gid, sock_gid = 0;
 	int ch, foreground = 0, debug = 0, check = 0;
+#ifdef VW_SANITIZERS
+	/* Sanitizer runtimes need syscalls no allowlist should grant. */
+	enum vw_seccomp_mode sc_mode = VW_SECCOMP_OFF;
+#else
+	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
+#endif
 	size_t n = 0;
 
 	memset(&ov, 0, sizeof(ov));
@@ -173,6 +181,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "check", no_argument, NULL, 'c' };
 	longopts[n++] = (struct option){ "privhelper", required_argument, NULL, 'P' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n++] = (struct option){ "seccomp", required_argument, NULL, 'S' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "fdh", longopts, NULL)) != -1) {
@@ -181,6 +190,13 @@ main(int argc, char *argv[])
 		case 'd': debug = 1; break;
 		case 'c': check = 1; break;
 		case 'P': helper_path = strdup(optarg); break;
+		case 'S':
+			if (vw_seccomp_parse_mode(optarg, &sc_mode) < 0) {
+				fprintf(stderr, "volwarden: --seccomp takes kill, "
+				    "trap, log or off\n");
+				return 2;
+			}
+			break;
 		case 'V': printf("volwarden %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout, 0); break;
 		default:
@@ -270,6 +286,8 @@ main(int argc, char *argv[])
 			helper_args[na++] = "--foreground";
 		if (debug)
 			helper_args[na++] = "--debug";
+		helper_args[na++] = "--seccomp";
+		helper_args[na++] = vw_seccomp_mode_name(sc_mode);
 		if (vw_overrides_argv(&ov, strcmp(cfg.source, "embedded default") != 0,
 		    cfg.source, helper_args, na, 90) < 0)
 			fatalx("too many arguments for the helper");
@@ -317,6 +335,11 @@ main(int argc, char *argv[])
 	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
 	    evsignal_add(ev_chld, NULL) < 0)
 		fatalx("cannot install signal handlers");
+
+	/* Last step before the first request. */
+	if (vw_seccomp_frontend(sc_mode, err, sizeof(err)) < 0)
+		fatalx("cannot install the seccomp filter: %s", err);
+	log_debug("seccomp filter: %s", vw_seccomp_mode_name(sc_mode));
 
 	if (event_base_dispatch(fe.base) < 0)
 		fatalx("event loop failed");

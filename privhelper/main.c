@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/privdrop.h"
 #include "privhelper/privhelper.h"
+#include "seccomp/seccomp.h"
 
 static void
 usage(void)
@@ -103,6 +104,7 @@ main(int argc, char *argv[])
 	char err[1024], procname[64], sockpath[VW_PATH_MAX];
 	struct stat sock_st;
 	int have_sock, ch, foreground = 0, debug = 0;
+	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 	long driver = -1;
 	size_t n = 0;
 
@@ -112,6 +114,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "driver", required_argument, NULL, 'D' };
 	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
 	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
+	longopts[n++] = (struct option){ "seccomp", required_argument, NULL, 'S' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -123,6 +126,10 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			debug = 1;
+			break;
+		case 'S':
+			if (vw_seccomp_parse_mode(optarg, &sc_mode) < 0)
+				usage();
 			break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)
@@ -172,6 +179,8 @@ main(int argc, char *argv[])
 	have_sock = lstat(sockpath, &sock_st) == 0 && S_ISSOCK(sock_st.st_mode);
 
 	vw_keep_caps(be->caps);
+	if (vw_seccomp_privhelper(sc_mode, err, sizeof(err)) < 0)
+		fatalx("cannot install the seccomp filter: %s", err);
 	log_debug("serving driver %s (backend %s, root %s)", ctx.driver->name,
 	    be->name, ctx.driver->root);
 
