@@ -181,6 +181,23 @@ static const struct {
 	{ "/VolumeDriver.Path",		EP_PATH },
 };
 
+/* Copy at most outlen - 4 bytes of an untrusted name for a message,
+ * with non-printable bytes shown as '?' and "..." when cut. */
+static void
+printable(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s != NULL && i < len && n + 4 < outlen; i++)
+		out[n++] = (unsigned char)s[i] >= 0x20 &&
+		    (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	if (s != NULL && i < len) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
 /* A printable mount ID of at most VW_MOUNT_ID_MAX bytes. */
 static int
 mount_id_valid(const char *id, size_t len)
@@ -237,7 +254,11 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (vw_name_valid(dreq.name, dreq.name_len, err, sizeof(err)) < 0) {
-		fe_reply_err(req, 200, "%s", err);
+		char shown[72];
+
+		printable(dreq.name, dreq.name_len, shown, sizeof(shown));
+		fe_reply_err(req, 200, "volume \"%s\": %s; choose a name like "
+		    "\"data1\" or \"app_db\"", shown, err);
 		goto out;
 	}
 	if ((ep == EP_MOUNT || ep == EP_UNMOUNT) &&
