@@ -119,6 +119,29 @@ sig_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(fe->base, NULL);
 }
 
+/* Log how a helper ended, by driver name. */
+static void
+log_helper_exit(struct vw_fe *fe, pid_t pid, int status)
+{
+	const char *name = "?";
+
+	for (size_t i = 0; i < fe->ndrv; i++) {
+		if (fe->drv[i].helper.pid == pid) {
+			name = fe->drv[i].d->name;
+			fe->drv[i].helper.pid = 0;
+		}
+	}
+	if (WIFSIGNALED(status))
+		log_warnx("privhelper of driver %s (pid %d) was killed by signal "
+		    "%s%s", name, (int)pid, strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? " (seccomp violation)" : "");
+	else if (WEXITSTATUS(status) != 0)
+		log_warnx("privhelper of driver %s (pid %d) exited with status %d",
+		    name, (int)pid, WEXITSTATUS(status));
+	else
+		log_debug("privhelper of driver %s (pid %d) exited", name, (int)pid);
+}
+
 static void
 sig_chld(evutil_socket_t sig, short what, void *arg)
 {
@@ -129,21 +152,7 @@ sig_chld(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		const char *name = "?";
-
-		for (size_t i = 0; i < fe->ndrv; i++) {
-			if (fe->drv[i].helper.pid == pid) {
-				name = fe->drv[i].d->name;
-				fe->drv[i].helper.pid = 0;
-			}
-		}
-		if (WIFSIGNALED(status))
-			log_warnx("privhelper of driver %s (pid %d) was killed by "
-			    "signal %s%s", name, (int)pid, strsignal(WTERMSIG(status)),
-			    WTERMSIG(status) == SIGSYS ? " (seccomp violation)" : "");
-		else
-			log_warnx("privhelper of driver %s (pid %d) exited with "
-			    "status %d", name, (int)pid, WEXITSTATUS(status));
+		log_helper_exit(fe, pid, status);
 		fe->exit_code = 1;
 		event_base_loopexit(fe->base, NULL);
 	}
@@ -355,12 +364,14 @@ main(int argc, char *argv[])
 		close(fe.drv[i].helper.fd);
 	}
 	for (size_t i = 0; i < fe.ndrv; i++) {
+		pid_t pid = fe.drv[i].helper.pid;
 		int status;
 
-		if (fe.drv[i].helper.pid > 0 &&
-		    waitpid(fe.drv[i].helper.pid, &status, 0) > 0 &&
-		    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-			fe.exit_code = 1;
+		if (pid > 0 && waitpid(pid, &status, 0) == pid) {
+			log_helper_exit(&fe, pid, status);
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				fe.exit_code = 1;
+		}
 	}
 	vw_store_close(fe.state);
 	vw_store_close(fe.mounts);

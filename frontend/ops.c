@@ -36,6 +36,7 @@ struct vw_op {
 	struct vw_volume_opts	 opts;
 	int64_t			 created;
 	uint32_t		 count;		/* new count for the mount ID */
+	int			 reserved;	/* create: path claimed in busy list */
 	char			 path[VW_PATH_MAX];
 };
 
@@ -147,6 +148,19 @@ check_overlap(struct vw_op *op, const char *path)
 			return -1;
 		}
 	}
+	/* Creates still in flight have claimed their directories too. */
+	for (struct vw_op *o = op->drv->busy; o != NULL; o = o->next) {
+		if (o == op || !o->reserved)
+			continue;
+		if (strcmp(o->path, path) == 0 || vw_path_beneath(o->path, path) ||
+		    vw_path_beneath(path, o->path)) {
+			fe_reply_err(op->req, 200, "volume %s: its directory %s "
+			    "overlaps that of volume %s, which is being created; "
+			    "choose another mountpoint", op->dreq.name, path,
+			    o->dreq.name);
+			return -1;
+		}
+	}
 	/* Only volumes with a mountpoint option can sit below another
 	 * volume's directory, so the scan is skipped in the common case. */
 	if (reg->ncustom > 0 || (op->opts.flags & VW_OPT_MOUNTPOINT)) {
@@ -249,6 +263,7 @@ op_create(struct vw_op *op)
 		op_finish(op);
 		return;
 	}
+	op->reserved = 1;
 	if (hc_volume(drv, VW_MSG_VOLUME_CREATE, op->dreq.name, &op->opts,
 	    create_done, op) < 0) {
 		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "

@@ -309,6 +309,33 @@ all_zero(const unsigned char *p, size_t n)
 	return 1;
 }
 
+/* Is there a complete record with a valid checksum starting anywhere in
+ * [from, len)?  Cheap filters (length, type byte, name length) keep the
+ * scan linear in practice. */
+static int
+valid_record_after(const unsigned char *b, size_t from, size_t len)
+{
+	for (size_t o = from; o + REC_HDR + 5 <= len; o++) {
+		uint32_t plen, crc;
+		uint16_t dl;
+
+		memcpy(&plen, b + o, 4);
+		plen = le32toh(plen);
+		if (plen < 5 || plen > PAYLOAD_MAX || plen > len - o - REC_HDR)
+			continue;
+		if (b[o + REC_HDR] < VW_REC_VOLUME_PUT ||
+		    b[o + REC_HDR] > VW_REC_MOUNT_SET)
+			continue;
+		memcpy(&dl, b + o + REC_HDR + 1, 2);
+		if (le16toh(dl) > VW_NAME_MAX)
+			continue;
+		memcpy(&crc, b + o + 4, 4);
+		if (le32toh(crc) == (uint32_t)crc32(0L, b + o + REC_HDR, plen))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Replay one file.  Returns the length of its valid prefix (>= MAGIC_LEN),
  * or -1 with err set.  A torn tail is tolerated only where allow_torn.
@@ -349,6 +376,17 @@ replay(struct vw_store *st, int fd, const char *fname, const char *magic,
 		    all_zero(b + off, rest)) {
 			if (!allow_torn)
 				goto corrupt_torn;
+			/* A torn record is the last thing ever written.  If a
+			 * whole valid record follows, this one was damaged
+			 * after the fact (e.g. a flipped length bit): refuse. */
+			if (valid_record_after(b, off + 1, len)) {
+				snprintf(err, errlen, "%s/%s is damaged at byte offset "
+				    "%zu (a record length points past the end of the "
+				    "file, but valid records follow); refusing to start "
+				    "so that no acknowledged volume is lost: restore the "
+				    "file from a backup", st->dirpath, fname, off);
+				goto fail;
+			}
 			log_warnx("%s/%s: dropping an incomplete final record at "
 			    "byte offset %zu (%zu bytes): it was being written "
 			    "when the daemon stopped and was never acknowledged",

@@ -201,6 +201,21 @@ main(void)
 	ok(pwrite(fd, &orig, 1, 8 + 8 + 5) == 1, "restore the byte");
 	close(fd);
 
+	/* A damaged length in the first record points past the end of the
+	 * file; valid records follow, so it is not a torn tail. */
+	fd = open(walpath, O_RDWR);
+	ok(pread(fd, &orig, 1, 9) == 1 && pwrite(fd, &(char){ (char)(orig ^ 0x20) },
+	    1, 9) == 1, "damage the length of the first record");
+	close(fd);
+	size = file_size(dir, "volumes.wal");
+	st = reopen(dirfd, dir, &m, err, sizeof(err));
+	ok(st == NULL, "a damaged length before valid records refuses to open");
+	has_string(err, "volumes.wal is damaged at byte offset 8", "naming the file and offset");
+	is_int(file_size(dir, "volumes.wal"), size, "and the WAL is not truncated");
+	fd = open(walpath, O_RDWR);
+	ok(pwrite(fd, &orig, 1, 9) == 1, "restore the length");
+	close(fd);
+
 	/* Compaction: snapshot + empty WAL gives the same state; a stale
 	 * WAL replayed on top of the snapshot is harmless. */
 	st = reopen(dirfd, dir, &m, err, sizeof(err));
