@@ -97,6 +97,20 @@ dir_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		return fail(rep, err, "cannot set the mode of %s: %s", loc.abs,
 		    strerror(err));
 	}
+	if (o->flags & (VW_OPT_MODE | VW_OPT_UID | VW_OPT_GID)) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0 ||
+		    ((o->flags & VW_OPT_MODE) && (st.st_mode & 07777) != o->mode) ||
+		    ((o->flags & VW_OPT_UID) && st.st_uid != o->uid) ||
+		    ((o->flags & VW_OPT_GID) && st.st_gid != o->gid)) {
+			close(fd);
+			return fail(rep, EPERM, "the owner or mode of %s did not "
+			    "take effect (file system without ownership "
+			    "support?); choose other options or another root",
+			    loc.abs);
+		}
+	}
 	close(fd);
 	log_info("volume %s: %s %s", req->name, created ? "created" :
 	    "reusing existing directory", loc.abs);
@@ -196,33 +210,45 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 
 		gmtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-		if ((size_t)snprintf(aside, sizeof(aside), "%s.removed-%s", last,
-		    stamp) >= sizeof(aside)) {
-			close(pfd);
-			return fail(rep, ENAMETOOLONG, "cannot archive %s: the "
-			    "archived name would be too long; the data is kept",
-			    loc.abs);
-		}
-		if (renameat2(pfd, last, pfd, aside, RENAME_NOREPLACE) < 0 &&
-		    errno != ENOENT) {
-			err = errno;
-			close(pfd);
-			return fail(rep, err, "cannot archive %s: %s; the data is "
-			    "kept", loc.abs, strerror(err));
+		/* Two removals in one second get -1, -2, ... suffixes. */
+		for (int i = 0; ; i++) {
+			int n = i == 0 ?
+			    snprintf(aside, sizeof(aside), "%s.removed-%s", last, stamp) :
+			    snprintf(aside, sizeof(aside), "%s.removed-%s-%d", last,
+			    stamp, i);
+
+			if (n < 0 || (size_t)n >= sizeof(aside)) {
+				close(pfd);
+				return fail(rep, ENAMETOOLONG, "cannot archive %s: "
+				    "the archived name would be too long; the data "
+				    "is kept", loc.abs);
+			}
+			if (renameat2(pfd, last, pfd, aside, RENAME_NOREPLACE) == 0)
+				break;
+			if (errno == ENOENT) {
+				close(pfd);
+				return 0;	/* already gone */
+			}
+			if (errno != EEXIST || i >= 100) {
+				err = errno;
+				close(pfd);
+				return fail(rep, err, "cannot archive %s: %s; the "
+				    "data is kept", loc.abs, strerror(err));
+			}
 		}
 		close(pfd);
-		log_info("volume %s: removed; data archived as %s.removed-%s",
-		    req->name, loc.abs, stamp);
+		log_info("volume %s: removed; data archived as %s", req->name,
+		    aside);
 		return 0;
 	}
 	if (ph_remove_tree(pfd, last) < 0 && errno != ENOENT) {
 		err = errno;
 		close(pfd);
 		if (err == EXDEV)
-			return fail(rep, err, "cannot delete %s: it contains a mount "
-			    "point or another file system; unmount it and remove "
-			    "the volume again (nothing else was deleted there)",
-			    loc.abs);
+			return fail(rep, err, "cannot delete %s completely: it "
+			    "contains a mount point or another file system, which is "
+			    "never entered; what was not yet deleted is kept: "
+			    "unmount it and remove the volume again", loc.abs);
 		return fail(rep, err, "cannot delete %s completely: %s; what "
 		    "remains is kept, fix the cause and remove the volume again",
 		    loc.abs, strerror(err));
@@ -234,12 +260,15 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 
 const struct vw_backend vw_backend_dir = {
 	.name = "dir",
-	/* CAP_CHOWN for the uid/gid options, CAP_FOWNER for mode on a
-	 * directory another user owns, CAP_DAC_OVERRIDE and
-	 * CAP_DAC_READ_SEARCH for on_remove delete/archive of trees that
-	 * containers wrote with any owner and mode. */
-	.caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_FOWNER) |
-	    (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_DAC_READ_SEARCH),
+	/* CAP_CHOWN for the uid/gid options; CAP_FOWNER for mode on a
+	 * directory another user owns; CAP_FSETID so that a setgid mode
+	 * survives when the directory's group is not ours; CAP_DAC_OVERRIDE
+	 * to read, search and delete (on_remove delete) trees that
+	 * containers wrote with any owner and mode.  CAP_DAC_READ_SEARCH is
+	 * not needed (DAC_OVERRIDE covers directories) and would allow
+	 * open_by_handle_at. */
+	.caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) |
+	    (1ULL << CAP_FOWNER) | (1ULL << CAP_FSETID),
 	.create = dir_create,
 	.remove = dir_remove,
 	.mount = dir_mount,

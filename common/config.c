@@ -248,6 +248,8 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 			if (v->u.array.len > MAX_ALLOWED)
 				return keyerr(err, errlen, source, key,
 				    "at most %d entries are allowed", MAX_ALLOWED);
+			if (d->allowed_roots != NULL)
+				return keyerr(err, errlen, source, key, "given twice");
 			d->allowed_roots = calloc(v->u.array.len + 1, sizeof(char *));
 			if (d->allowed_roots == NULL)
 				return keyerr(err, errlen, source, key, "out of memory");
@@ -425,7 +427,7 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 			return keyerr(err, errlen, src, key, "\"%.80s\" is not a "
 			    "valid driver name (letters, digits, _ . -, at least "
 			    "two characters)", d->name);
-		if (strlen(cfg->socket_dir) + strlen(d->name) + 7 > 107)
+		if (strlen(cfg->socket_dir) + strlen(d->name) + 6 > 107)
 			return keyerr(err, errlen, src, key, "the socket path "
 			    "%s/%s.sock is longer than a unix socket path may be "
 			    "(107 bytes)", cfg->socket_dir, d->name);

@@ -58,7 +58,9 @@ struct vw_overrides {
 };
 
 /* Default path of the config file, read when present. */
+#ifndef VW_CONFIG_FILE
 #define VW_CONFIG_FILE		"/etc/volwarden/volwarden.json"
+#endif
 
 /* getopt_long options shared by both executables ("config", ...), with
  * values VW_OPT_FLAG_BASE + n.  Terminated by a zero entry. */

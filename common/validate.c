@@ -258,9 +258,21 @@ vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "uid or gid out of range");
 		return -1;
 	}
-	if (memchr(opts->mountpoint, '\0', sizeof(opts->mountpoint)) == NULL) {
-		snprintf(err, errlen, "mountpoint is not NUL-terminated");
-		return -1;
+	{
+		const char *nul = memchr(opts->mountpoint, '\0',
+		    sizeof(opts->mountpoint));
+
+		if (nul == NULL) {
+			snprintf(err, errlen, "mountpoint is not NUL-terminated");
+			return -1;
+		}
+		for (; nul < opts->mountpoint + sizeof(opts->mountpoint); nul++) {
+			if (*nul != '\0') {
+				snprintf(err, errlen, "bytes after the mountpoint's "
+				    "NUL are not zero");
+				return -1;
+			}
+		}
 	}
 	if (opts->flags & VW_OPT_MOUNTPOINT) {
 		char norm[VW_PATH_MAX];

@@ -191,6 +191,14 @@ struct vw_drv {
 	struct vw_op		*busy;		/* ops running, one per name */
 };
 
+/* Volumes the state holds for a driver that is no longer configured
+ * (collected during replay; start-up refuses if any remain). */
+struct vw_orphan {
+	struct vw_orphan	*next;
+	char			*driver;
+	struct vw_registry	 reg;
+};
+
 /* The frontend process. */
 struct vw_fe {
 	struct event_base	*base;
@@ -201,6 +209,7 @@ struct vw_fe {
 	struct vw_store		*mounts;	/* volatile mount counts */
 	int			 state_fd, run_fd;
 	int			 exit_code;
+	struct vw_orphan	*orphans;
 };
 
 /* ---------------------------------------------------------- sockets.c */
@@ -234,6 +243,9 @@ void fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
 /* Apply a replayed record to the registries (store replay callback). */
 int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen);
+/* After replay: 0 if no volume belongs to an unconfigured driver, else
+ * -1 with a sentence in err.  Frees the orphan lists either way. */
+int fe_check_orphans(struct vw_fe *fe, char *err, size_t errlen);
 /* Dump the live state as records (compaction callbacks). */
 int fe_dump_state(void *arg, struct vw_store *st);
 int fe_dump_mounts(void *arg, struct vw_store *st);

@@ -48,6 +48,10 @@ hc_spawn(struct vw_drv *drv, const char *helper_path,
 		return -1;
 	}
 	if (pid == 0) {
+		/* Its own session: a terminal's ^C reaches only the
+		 * frontend, which then stops the helper in order. */
+		if (setsid() < 0)
+			_exit(127);
 		/* The channel arrives on fd 3; nothing else above stderr. */
 		if (sv[1] == 3) {
 			if (fcntl(3, F_SETFD, 0) < 0)

@@ -77,14 +77,20 @@ default_helper(void)
 	return strdup(VW_PRIVHELPER_PATH);
 }
 
-/* mkdir -p with root-owned 0755 parents; the last component gets mode
- * and owner.  Returns an O_DIRECTORY fd. */
+/*
+ * mkdir -p with root-owned 0755 parents; a directory we create gets mode
+ * and owner.  An existing one is never changed (--state-dir /tmp must not
+ * chown /tmp): it must already have that owner, and no group or other
+ * write permission (nor, with strict, any group or other permission).
+ * Returns an O_DIRECTORY fd.
+ */
 static int
-make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, const char *what)
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int strict,
+    const char *what)
 {
 	char buf[VW_PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd, made;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *p = buf + 1; *p != '\0'; p++) {
@@ -95,7 +101,8 @@ make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, const char *what)
 			fatal("cannot create %s (for the %s %s)", buf, what, path);
 		*p = '/';
 	}
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
+	made = mkdir(path, mode) == 0;
+	if (!made && errno != EEXIST)
 		fatal("cannot create the %s %s", what, path);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -103,10 +110,28 @@ make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, const char *what)
 		    "symbolic link)", what, path);
 	if (fstat(fd, &st) < 0)
 		fatal("fstat %s", path);
-	if ((st.st_uid != uid || (st.st_mode & 07777) != mode) &&
-	    (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0))
-		fatal("cannot set owner and mode of the %s %s", what, path);
+	if (made) {
+		if (fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0)
+			fatal("cannot set owner and mode of the %s %s", what, path);
+	} else if (st.st_uid != uid || (st.st_mode & (strict ? 077 : 022))) {
+		fatalx("the %s %s exists with owner uid %u and mode %04o; it must "
+		    "be owned by uid %u with mode %04o (chown %u %s; chmod %04o "
+		    "%s), or choose another directory", what, path,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    (unsigned)uid, (unsigned)mode, (unsigned)uid, path,
+		    (unsigned)mode, path);
+	}
 	return fd;
+}
+
+static void
+sig_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("SIGHUP: volwarden does not reload its configuration; "
+	    "restart it to apply changes");
 }
 
 static void
@@ -166,10 +191,10 @@ main(int argc, char *argv[])
 	struct vw_fe fe;
 	struct option longopts[40];
 	struct passwd *pw;
-	struct event *ev_term, *ev_int, *ev_chld;
+	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
 	char err[2048], *helper_path = NULL;
 	const char *helper_args[96];
-	char drvidx[24];
+	char drvidx[24], parent_pid[24];
 	uid_t uid;
 	gid_t gid, sock_gid = 0;
 	int ch, foreground = 0, debug = 0, check = 0;
@@ -256,9 +281,11 @@ main(int argc, char *argv[])
 		fatal("signal");
 
 	fe.cfg = &cfg;
-	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, "state directory");
-	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, "run directory");
-	close(make_dir(cfg.socket_dir, 0700, 0, 0, "socket directory"));
+	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, 1, "state directory");
+	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, 1, "run directory");
+	/* Created like dockerd does (0700 root) when missing; an existing
+	 * one is only required not to be writable by others. */
+	close(make_dir(cfg.socket_dir, 0700, 0, 0, 0, "socket directory"));
 	fe.ndrv = cfg.ndrivers;
 	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
 		fatal("calloc");
@@ -284,6 +311,7 @@ main(int argc, char *argv[])
 		log_init(0, debug);
 	}
 
+	snprintf(parent_pid, sizeof(parent_pid), "%ld", (long)getpid());
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		int na = 0;
 
@@ -297,6 +325,8 @@ main(int argc, char *argv[])
 			helper_args[na++] = "--debug";
 		helper_args[na++] = "--seccomp";
 		helper_args[na++] = vw_seccomp_mode_name(sc_mode);
+		helper_args[na++] = "--parent";
+		helper_args[na++] = parent_pid;
 		if (vw_overrides_argv(&ov, strcmp(cfg.source, "embedded default") != 0,
 		    cfg.source, helper_args, na, 90) < 0)
 			fatalx("too many arguments for the helper");
@@ -323,6 +353,8 @@ main(int argc, char *argv[])
 	    fe_apply_record, &fe, err, sizeof(err));
 	if (fe.mounts == NULL)
 		fatalx("cannot load the mount counts: %s", err);
+	if (fe_check_orphans(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	if (vw_store_attach(fe.state, fe.base) < 0 ||
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
@@ -340,9 +372,11 @@ main(int argc, char *argv[])
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
 	ev_chld = evsignal_new(fe.base, SIGCHLD, sig_chld, &fe);
+	ev_hup = evsignal_new(fe.base, SIGHUP, sig_hup, &fe);
 	if (ev_term == NULL || ev_int == NULL || ev_chld == NULL ||
-	    evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
-	    evsignal_add(ev_chld, NULL) < 0)
+	    ev_hup == NULL || evsignal_add(ev_term, NULL) < 0 ||
+	    evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_chld, NULL) < 0 ||
+	    evsignal_add(ev_hup, NULL) < 0)
 		fatalx("cannot install signal handlers");
 
 	/* Last step before the first request. */
@@ -381,6 +415,7 @@ main(int argc, char *argv[])
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_chld);
+	event_free(ev_hup);
 	event_base_free(fe.base);
 	log_info("stopped");
 	vw_config_free(&cfg);

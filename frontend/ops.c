@@ -543,6 +543,80 @@ find_drv(struct vw_fe *fe, const char *name)
 	return NULL;
 }
 
+/* A record of a driver no longer in the configuration: track it, so that
+ * start-up can refuse if such a volume still exists at the end. */
+static int
+apply_orphan(struct vw_fe *fe, const struct vw_record *rec, char *err,
+    size_t errlen)
+{
+	struct vw_orphan *o;
+
+	if (rec->type == VW_REC_MOUNT_SET)
+		return 0;
+	for (o = fe->orphans; o != NULL; o = o->next)
+		if (strcmp(o->driver, rec->driver) == 0)
+			break;
+	if (o == NULL) {
+		if (rec->type == VW_REC_VOLUME_DEL)
+			return 0;
+		if ((o = calloc(1, sizeof(*o))) == NULL ||
+		    (o->driver = strdup(rec->driver)) == NULL ||
+		    vw_registry_init(&o->reg) < 0) {
+			if (o != NULL)
+				free(o->driver);
+			free(o);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		o->next = fe->orphans;
+		fe->orphans = o;
+	}
+	if (rec->type == VW_REC_VOLUME_DEL)
+		vw_registry_del(&o->reg, rec->name);
+	else if (vw_registry_put(&o->reg, rec->name, rec->created, rec->opts,
+	    rec->path) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+first_name(void *arg, struct vw_volume *v)
+{
+	*(const char **)arg = v->name;
+	return 1;
+}
+
+int
+fe_check_orphans(struct vw_fe *fe, char *err, size_t errlen)
+{
+	struct vw_orphan *o, *next;
+	int rc = 0;
+
+	for (o = fe->orphans; o != NULL; o = next) {
+		next = o->next;
+		if (rc == 0 && o->reg.count > 0) {
+			const char *name = "?";
+
+			vw_registry_each(&o->reg, first_name, &name);
+			snprintf(err, errlen, "the state holds %zu volume%s (e.g. "
+			    "%s) of driver %s, which is not configured; add the "
+			    "driver back to the configuration, and remove its "
+			    "volumes with docker volume rm if they are no longer "
+			    "wanted (volumes are never dropped silently)",
+			    o->reg.count, o->reg.count == 1 ? "" : "s", name,
+			    o->driver);
+			rc = -1;
+		}
+		vw_registry_free(&o->reg);
+		free(o->driver);
+		free(o);
+	}
+	fe->orphans = NULL;
+	return rc;
+}
+
 int
 fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen)
@@ -551,15 +625,8 @@ fe_apply_record(void *arg, const struct vw_record *rec, char *err,
 	struct vw_drv *drv = find_drv(fe, rec->driver);
 	struct vw_volume *v;
 
-	if (drv == NULL) {
-		if (rec->type == VW_REC_MOUNT_SET)
-			return 0;
-		snprintf(err, errlen, "the state holds volume %s of driver %s, "
-		    "which is not configured; add the driver back to the "
-		    "configuration (volumes are never dropped silently)",
-		    rec->name, rec->driver);
-		return -1;
-	}
+	if (drv == NULL)
+		return apply_orphan(fe, rec, err, errlen);
 	switch (rec->type) {
 	case VW_REC_VOLUME_PUT:
 		if (vw_registry_put(&drv->reg, rec->name, rec->created, rec->opts,

@@ -105,8 +105,13 @@ main(int argc, char *argv[])
 	struct stat sock_st;
 	int have_sock, ch, foreground = 0, debug = 0;
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
+	pid_t parent = 0;
 	long driver = -1;
 	size_t n = 0;
+
+	/* Someone running us by hand should see why we refuse. */
+	log_init(1, 0);
+	check_channel();
 
 	memset(&ov, 0, sizeof(ov));
 	for (; vw_config_longopts[n].name != NULL; n++)
@@ -115,6 +120,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
 	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
 	longopts[n++] = (struct option){ "seccomp", required_argument, NULL, 'S' };
+	longopts[n++] = (struct option){ "parent", required_argument, NULL, 'p' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -131,6 +137,9 @@ main(int argc, char *argv[])
 			if (vw_seccomp_parse_mode(optarg, &sc_mode) < 0)
 				usage();
 			break;
+		case 'p':
+			parent = (pid_t)strtol(optarg, NULL, 10);
+			break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)
 				usage();
@@ -138,16 +147,19 @@ main(int argc, char *argv[])
 				usage();
 		}
 	}
-	if (optind != argc || driver < 0)
+	if (optind != argc || driver < 0 || parent <= 0)
 		usage();
 	log_init(foreground, debug);
-	check_channel();
 
 	/* Die with the frontend; close the race with an already-dead one. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
 		fatal("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() == 1)
+	if (getppid() != parent)
 		fatalx("the frontend exited before the helper started");
+	/* A terminal's ^C or hang-up goes to the frontend, which shuts
+	 * down in order; the helper then sees EOF. */
+	if (signal(SIGINT, SIG_IGN) == SIG_ERR || signal(SIGHUP, SIG_IGN) == SIG_ERR)
+		fatal("signal");
 
 	if (geteuid() != 0)
 		fatalx("volwarden-privhelper must run as root");

@@ -80,9 +80,15 @@ walk(int dirfd, const char *rel, int create, int *created)
 		}
 		if (next < 0) {
 			int saved = errno;
+			struct stat st;
 
+			/* O_DIRECTORY|O_NOFOLLOW on a symlink fails with
+			 * ENOTDIR: tell the caller it was a symlink. */
+			if (saved == ENOTDIR &&
+			    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				saved = ELOOP;
 			close(fd);
-			/* O_NOFOLLOW on a symlink gives ELOOP; keep it. */
 			errno = saved;
 			return -1;
 		}

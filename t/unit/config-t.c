@@ -60,6 +60,9 @@ main(void)
 	is_string(parse_err(DRV(",\"allowed_roots\":[\"/a/../b\"]")),
 	    "t.json: key drivers[0].allowed_roots[0]: '.' and '..' components are not allowed in \"/a/../b\"",
 	    "allowed root with ..");
+	is_string(parse_err(DRV(",\"allowed_roots\":[\"/a\"],\"allowed_roots\":[\"/b\",\"/c\"]")),
+	    "t.json: key drivers[0].allowed_roots: given twice",
+	    "allowed_roots twice (used to crash)");
 	is_string(parse_err(DRV(",\"allowed_roots\":\"/a\"")),
 	    "t.json: key drivers[0].allowed_roots: must be an array of absolute paths",
 	    "allowed_roots not an array");
