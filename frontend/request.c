@@ -25,6 +25,7 @@ struct pstate {
 	int		 depth;		/* 1 = top object, 2 = Opts */
 	enum key	 key;		/* current top-level key */
 	int		 seen_top;
+	int		 seen_opts;
 	char		*err;
 	size_t		 errlen;
 };
@@ -178,8 +179,12 @@ cb_map_key(void *ctx, const unsigned char *k, size_t len)
 		ps->key = K_NAME;
 	else if (KEYIS("ID"))
 		ps->key = K_ID;
-	else if (KEYIS("Opts"))
+	else if (KEYIS("Opts")) {
+		if (ps->seen_opts)
+			return fail(ps, "\"Opts\" is given twice");
+		ps->seen_opts = 1;
 		ps->key = K_OPTS;
+	}
 	else
 		ps->key = K_OTHER;
 #undef KEYIS

@@ -53,6 +53,7 @@ main(void)
 	ok(P("{\"Opts\":{\"a\":1}}") < 0, "non-string option refused");
 	ok(P("{\"Opts\":{\"a\":{\"b\":\"c\"}}}") < 0, "nested option refused");
 	ok(P("{\"Opts\":{\"a\":\"1\",\"a\":\"2\"}}") < 0, "duplicate option refused");
+	ok(P("{\"Opts\":null,\"Opts\":{\"a\":\"b\"}}") < 0, "Opts twice refused");
 	ok(P("[1,2]") < 0, "array body refused");
 	ok(P("\"str\"") < 0, "string body refused");
 	ok(P("{} {}") < 0, "two objects refused");
