@@ -126,8 +126,9 @@ main(void)
 
 	/* Where a volume lives. */
 	{
-		char *roots[] = { "/srv/docker", NULL };
-		struct vw_driver d = { .name = "vw", .root = "/var/lib/v",
+		static char r0[] = "/srv/docker", dname[] = "vw", droot[] = "/var/lib/v";
+		char *roots[] = { r0, NULL };
+		struct vw_driver d = { .name = dname, .root = droot,
 		    .allowed_roots = roots, .nallowed = 1 };
 		char out[VW_PATH_MAX];
 		size_t allowed;
