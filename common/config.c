@@ -248,6 +248,12 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 			if (v->u.array.len > MAX_ALLOWED)
 				return keyerr(err, errlen, source, key,
 				    "at most %d entries are allowed", MAX_ALLOWED);
+			/* yajl_tree keeps duplicate keys: a second array
+			 * would replace the first while nallowed still
+			 * counted its entries. */
+			if (d->allowed_roots != NULL)
+				return keyerr(err, errlen, source, key,
+				    "given twice");
 			d->allowed_roots = calloc(v->u.array.len + 1, sizeof(char *));
 			if (d->allowed_roots == NULL)
 				return keyerr(err, errlen, source, key, "out of memory");

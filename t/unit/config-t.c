@@ -63,6 +63,11 @@ main(void)
 	is_string(parse_err(DRV(",\"allowed_roots\":\"/a\"")),
 	    "t.json: key drivers[0].allowed_roots: must be an array of absolute paths",
 	    "allowed_roots not an array");
+	/* Found by t/fuzz/fuzz-config: the second array was read with the
+	 * first one's count. */
+	is_string(parse_err(DRV(",\"allowed_roots\":[\"/a\",\"/b\"],\"allowed_roots\":[]")),
+	    "t.json: key drivers[0].allowed_roots: given twice",
+	    "allowed_roots given twice");
 	is_string(parse_err("{\"drivers\":[{\"name\":\"a b\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
 	    "t.json: key drivers[0].name: \"a b\" is not a valid driver name (letters, digits, _ . -, at least two characters)",
 	    "bad driver name");
