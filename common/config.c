@@ -194,6 +194,17 @@ get_string(yajl_val v, char **out, const char *source, const char *key,
 	return 0;
 }
 
+/* yajl_tree keeps every duplicate key; a config that names one key twice
+ * is ambiguous, so refuse it. */
+static int
+dup_key(yajl_val obj, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(obj->u.object.keys[j], obj->u.object.keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
     char *err, size_t errlen)
@@ -210,6 +221,8 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		yajl_val v = obj->u.object.values[i];
 
 		snprintf(key, sizeof(key), "drivers[%zu].%.40s", idx, k);
+		if (dup_key(obj, i))
+			return keyerr(err, errlen, source, key, "given twice");
 		if (strcmp(k, "name") == 0) {
 			if (get_string(v, &d->name, source, key, err, errlen) < 0)
 				return -1;
@@ -248,8 +261,12 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 			if (v->u.array.len > MAX_ALLOWED)
 				return keyerr(err, errlen, source, key,
 				    "at most %d entries are allowed", MAX_ALLOWED);
+			/* yajl_tree keeps duplicate keys: a second array
+			 * would replace the first while nallowed still
+			 * counted its entries. */
 			if (d->allowed_roots != NULL)
-				return keyerr(err, errlen, source, key, "given twice");
+				return keyerr(err, errlen, source, key,
+				    "given twice");
 			d->allowed_roots = calloc(v->u.array.len + 1, sizeof(char *));
 			if (d->allowed_roots == NULL)
 				return keyerr(err, errlen, source, key, "out of memory");
@@ -316,6 +333,11 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 		const char *k = top->u.object.keys[i];
 		yajl_val v = top->u.object.values[i];
 		char **dst = NULL;
+
+		if (dup_key(top, i)) {
+			keyerr(err, errlen, source, k, "given twice");
+			goto out;
+		}
 
 		if (strcmp(k, "user") == 0)
 			dst = &cfg->user;

@@ -43,6 +43,9 @@ log_debug_enabled(void)
 	return log_verbose;
 }
 
+static void vlog(enum vw_log_level, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum vw_log_level level, int with_errno, const char *fmt, va_list ap)
 {

@@ -20,11 +20,6 @@
 #include "common/validate.h"
 #include "privhelper/privhelper.h"
 
-enum ph_state {
-	PH_NEW = 0x1,		/* before HELLO */
-	PH_READY = 0x2,		/* after a matching HELLO */
-};
-
 struct ph {
 	int				 chan;
 	enum ph_state			 state;
@@ -97,6 +92,53 @@ ph_hello(struct ph *ph, uint64_t id, const void *payload)
 	send_reply(ph, VW_MSG_HELLO, id, &r, sizeof(r));
 }
 
+/*
+ * Everything about a message that can be checked without acting on it:
+ * the type is in the table, it is allowed in state, the length is exactly
+ * the table's (and matches what arrived), and a volume request carries a
+ * valid name and options.  Pure, so that t/fuzz/fuzz-helper-msg.c can
+ * call it; ph_serve turns a refusal into a protocol violation.
+ */
+int
+ph_check_message(const struct vw_msg_hdr *hdr, const void *payload,
+    size_t payload_len, unsigned state, char *why, size_t whylen)
+{
+	const struct vw_volume_req *req = payload;
+	char oerr[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(ph_table) / sizeof(ph_table[0]); i++)
+		if (ph_table[i].type == hdr->type)
+			break;
+	if (i == sizeof(ph_table) / sizeof(ph_table[0])) {
+		snprintf(why, whylen, "unknown message type");
+		return -1;
+	}
+	if (!(ph_table[i].states & state)) {
+		snprintf(why, whylen, "not allowed in this state");
+		return -1;
+	}
+	if (hdr->len != ph_table[i].size) {
+		snprintf(why, whylen, "expected length %zu", ph_table[i].size);
+		return -1;
+	}
+	if (payload_len != hdr->len) {
+		snprintf(why, whylen, "%zu payload bytes arrived", payload_len);
+		return -1;
+	}
+	if (hdr->type == VW_MSG_HELLO)
+		return 0;	/* ph_hello compares it with our own config */
+	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0) {
+		snprintf(why, whylen, "invalid volume name");
+		return -1;
+	}
+	if (vw_opts_check(&req->opts, oerr, sizeof(oerr)) < 0) {
+		snprintf(why, whylen, "invalid options: %s", oerr);
+		return -1;
+	}
+	return 0;
+}
+
 /* Decode, then validate, then act: the common part of volume requests. */
 static void
 volume_op(struct ph *ph, uint32_t type, uint64_t id, const void *payload,
@@ -105,18 +147,14 @@ volume_op(struct ph *ph, uint32_t type, uint64_t id, const void *payload,
 {
 	struct vw_volume_req *req;
 	struct vw_volume_reply *rep;
-	char why[256];
 
-	/* 4 KiB structs: keep them off the stack. */
+	/* 4 KiB structs: keep them off the stack.  ph_serve has checked the
+	 * payload (ph_check_message): name and options are valid. */
 	req = malloc(sizeof(*req));
 	rep = calloc(1, sizeof(*rep));
 	if (req == NULL || rep == NULL)
 		fatal("allocating a request");
 	memcpy(req, payload, sizeof(*req));
-	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0)
-		violation(type, sizeof(*req), "invalid volume name");
-	if (vw_opts_check(&req->opts, why, sizeof(why)) < 0)
-		violation(type, sizeof(*req), "invalid options: %s", why);
 	rep->err = op(ph->ctx, req, rep);
 	if (rep->err != 0)
 		log_warnx("%s %s: %s", vw_msg_name(type), req->name, rep->msg);
@@ -157,11 +195,13 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 {
 	struct ph ph = { .chan = chan, .state = PH_NEW, .cfg = cfg,
 	    .driver = driver, .ctx = ctx, .be = vw_backend_get(ctx->driver->backend) };
-	static char buf[VW_MSG_MAX + 1];
+	/* Aligned so that ph_check_message may read the payload structs. */
+	static _Alignas(8) char buf[VW_MSG_MAX + 1];
 
 	for (;;) {
 		struct vw_msg_hdr hdr;
 		void *payload;
+		char why[512];
 		size_t i;
 		int fd, rc;
 
@@ -179,16 +219,11 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 			close(fd);
 			violation(hdr.type, hdr.len, "unexpected file descriptor");
 		}
-		for (i = 0; i < sizeof(ph_table) / sizeof(ph_table[0]); i++)
-			if (ph_table[i].type == hdr.type)
-				break;
-		if (i == sizeof(ph_table) / sizeof(ph_table[0]))
-			violation(hdr.type, hdr.len, "unknown message type");
-		if (!(ph_table[i].states & ph.state))
-			violation(hdr.type, hdr.len, "not allowed in this state");
-		if (hdr.len != ph_table[i].size)
-			violation(hdr.type, hdr.len, "expected length %zu",
-			    ph_table[i].size);
+		if (ph_check_message(&hdr, payload, hdr.len, ph.state, why,
+		    sizeof(why)) < 0)
+			violation(hdr.type, hdr.len, "%s", why);
+		for (i = 0; ph_table[i].type != hdr.type; i++)
+			;	/* found: ph_check_message knows the type */
 		ph_table[i].fn(&ph, hdr.id, payload);
 	}
 }

@@ -6,11 +6,29 @@
 
 #include "backends/backend.h"
 #include "common/config.h"
+#include "common/proto.h"
 
 /* The helper's channel to the frontend always arrives on this fd. */
 #define PH_CHANNEL_FD	3
 
 /* dispatch.c */
+/* Helper states, as bits: the dispatch table holds a mask of them. */
+enum ph_state {
+	PH_NEW = 0x1,		/* before HELLO */
+	PH_READY = 0x2,		/* after a matching HELLO */
+};
+
+/*
+ * Check one received message against the dispatch table without acting:
+ * known type, allowed in state (PH_NEW or PH_READY), hdr->len exactly the
+ * type's payload size and equal to payload_len, and for volume requests a
+ * valid name field and options.  payload must be aligned for the payload
+ * structs.  Returns 0, or -1 with the reason in why (whylen bytes, always
+ * NUL-terminated).  Pure: no logging, no I/O, no exit.
+ */
+int ph_check_message(const struct vw_msg_hdr *hdr, const void *payload,
+    size_t payload_len, unsigned state, char *why, size_t whylen);
+
 /* Serve requests on the channel until EOF (returns) or a protocol
  * violation (exits non-zero after logging the type, length and reason). */
 void ph_serve(int chan, const struct vw_config *cfg, size_t driver,
