@@ -250,8 +250,13 @@ main(int argc, char *argv[])
 	if (vw_config_load(&cfg, &ov, geteuid() == 0, err, sizeof(err)) < 0)
 		fatalx("bad configuration: %s", err);
 	if (check) {
+		int rc;
+
 		vw_config_print(&cfg, stdout);
-		return fflush(stdout) == 0 ? 0 : 1;
+		rc = fflush(stdout) == 0 ? 0 : 1;
+		vw_config_free(&cfg);
+		free(helper_path);
+		return rc;
 	}
 	if (geteuid() != 0)
 		fatalx("volwarden must be started as root (it binds sockets in %s "

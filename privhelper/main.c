@@ -208,6 +208,10 @@ main(int argc, char *argv[])
 		    st.st_ino == sock_st.st_ino && unlink(sockpath) < 0)
 			log_warn("cannot remove %s", sockpath);
 	}
+	for (size_t i = 0; i < ctx.driver->nallowed; i++)
+		close(ctx.allowed_fds[i]);
+	free(ctx.allowed_fds);
+	close(ctx.root_fd);
 	vw_config_free(&cfg);
 	return 0;
 }
