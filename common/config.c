@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,53 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 	return 0;
 }
 
+static int
+parse_limits(struct vw_limits *l, yajl_val obj, const char *source, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+		long long	 min, max;
+	} keys[] = {
+		{ "max_body_bytes", offsetof(struct vw_limits, max_body_bytes),
+		    1024, 64LL << 20 },
+		{ "max_header_bytes", offsetof(struct vw_limits, max_header_bytes),
+		    1024, 1 << 20 },
+		{ "idle_timeout", offsetof(struct vw_limits, idle_timeout),
+		    1, 86400 },
+		{ "max_connections", offsetof(struct vw_limits, max_connections),
+		    16, 65536 },
+	};
+	char key[96];
+
+	if (!YAJL_IS_OBJECT(obj))
+		return keyerr(err, errlen, source, "limits", "must be an object");
+	for (size_t i = 0; i < obj->u.object.len; i++) {
+		const char *k = obj->u.object.keys[i];
+		yajl_val v = obj->u.object.values[i];
+		size_t j;
+
+		snprintf(key, sizeof(key), "limits.%.40s", k);
+		if (dup_key(obj, i))
+			return keyerr(err, errlen, source, key, "given twice");
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (strcmp(k, keys[j].name) == 0)
+				break;
+		if (j == sizeof(keys) / sizeof(keys[0]))
+			return keyerr(err, errlen, source, key, "unknown key; valid "
+			    "limits are: max_body_bytes, max_header_bytes, "
+			    "idle_timeout, max_connections");
+		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < keys[j].min ||
+		    YAJL_GET_INTEGER(v) > keys[j].max)
+			return keyerr(err, errlen, source, key, "must be an integer "
+			    "from %lld to %lld", keys[j].min, keys[j].max);
+		*(uint32_t *)(void *)((char *)l + keys[j].off) =
+		    (uint32_t)YAJL_GET_INTEGER(v);
+	}
+	return 0;
+}
+
 int
 vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
     char *err, size_t errlen)
@@ -303,6 +351,10 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->limits.max_body_bytes = VW_DEFAULT_MAX_BODY;
+	cfg->limits.max_header_bytes = VW_DEFAULT_MAX_HEADER;
+	cfg->limits.idle_timeout = VW_DEFAULT_IDLE_TIMEOUT;
+	cfg->limits.max_connections = VW_DEFAULT_MAX_CONNECTIONS;
 	if ((cfg->source = strdup(source)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -354,10 +406,15 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 				goto out;
 			continue;
 		}
+		if (strcmp(k, "limits") == 0) {
+			if (parse_limits(&cfg->limits, v, source, err, errlen) < 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(k, "drivers") != 0) {
 			keyerr(err, errlen, source, k, "unknown key; valid keys are: "
 			    "user, state_dir, run_dir, socket_dir, socket_group, "
-			    "drivers");
+			    "limits, drivers");
 			goto out;
 		}
 		if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0) {
@@ -640,6 +697,10 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 		fputs(",\n  \"socket_group\": ", fp);
 		print_json_string(fp, cfg->socket_group);
 	}
+	fprintf(fp, ",\n  \"limits\": {\"max_body_bytes\": %u, \"max_header_bytes\": "
+	    "%u, \"idle_timeout\": %u, \"max_connections\": %u}",
+	    cfg->limits.max_body_bytes, cfg->limits.max_header_bytes,
+	    cfg->limits.idle_timeout, cfg->limits.max_connections);
 	fputs(",\n  \"drivers\": [", fp);
 	for (size_t i = 0; i < cfg->ndrivers; i++) {
 		const struct vw_driver *d = &cfg->drivers[i];

@@ -14,6 +14,7 @@ struct event_base;
 struct event;
 struct evhttp;
 struct evhttp_request;
+struct evconnlistener;
 
 /* ------------------------------------------------------------ request.c */
 
@@ -186,6 +187,9 @@ struct vw_drv {
 	const struct vw_driver	*d;
 	int			 listen_fd;
 	struct evhttp		*http;
+	struct evconnlistener	*listener;	/* owned by http */
+	struct event		*accept_timer;	/* resumes a paused accept */
+	int			 accept_paused_logged;
 	struct vw_helper	 helper;
 	struct vw_registry	 reg;
 	struct vw_op		*busy;		/* ops running, one per name */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -384,6 +385,30 @@ main(int argc, char *argv[])
 	    evsignal_add(ev_hup, NULL) < 0)
 		fatalx("cannot install signal handlers");
 
+	/* max_connections: the descriptor limit caps open connections;
+	 * the reserve covers listeners, helper channels, the state files
+	 * and libevent's own descriptors. */
+	{
+		struct rlimit rl;
+		rlim_t want = (rlim_t)cfg.limits.max_connections + 64 +
+		    4 * (rlim_t)fe.ndrv;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			fatal("getrlimit(RLIMIT_NOFILE)");
+		if (want > rl.rlim_max) {
+			log_warnx("max_connections %u needs %llu file descriptors "
+			    "but the hard limit is %llu; fewer connections will "
+			    "be accepted (raise the limit, e.g. LimitNOFILE= in "
+			    "the unit)", cfg.limits.max_connections,
+			    (unsigned long long)want,
+			    (unsigned long long)rl.rlim_max);
+			want = rl.rlim_max;
+		}
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			fatal("setrlimit(RLIMIT_NOFILE)");
+	}
+
 	/* Last step before the first request. */
 	if (vw_seccomp_frontend(sc_mode, err, sizeof(err)) < 0)
 		fatalx("cannot install the seccomp filter: %s", err);
@@ -397,6 +422,8 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (fe.drv[i].http != NULL)
 			evhttp_free(fe.drv[i].http);
+		if (fe.drv[i].accept_timer != NULL)
+			event_free(fe.drv[i].accept_timer);
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
 			event_free(fe.drv[i].helper.ev);
