@@ -524,6 +524,39 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 				return -1;
 		}
 	}
+	/* Roots must not nest: a volume of one driver (or placed under an
+	 * allowed root) would otherwise sit inside another driver's tree,
+	 * where that driver's on_remove could delete it. */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const struct vw_driver *a = &cfg->drivers[i];
+
+		for (size_t j = 0; j < cfg->ndrivers; j++) {
+			const struct vw_driver *b = &cfg->drivers[j];
+
+			if (j > i && (strcmp(a->root, b->root) == 0 ||
+			    vw_path_beneath(a->root, b->root) != NULL ||
+			    vw_path_beneath(b->root, a->root) != NULL)) {
+				snprintf(key, sizeof(key), "drivers[%zu].root", j);
+				return keyerr(err, errlen, src, key, "%s overlaps the "
+				    "root %s of driver %s; driver roots must not "
+				    "contain each other", b->root, a->root, a->name);
+			}
+			for (size_t k = 0; k < b->nallowed; k++) {
+				const char *r = b->allowed_roots[k];
+
+				if (strcmp(r, a->root) == 0 ||
+				    vw_path_beneath(a->root, r) != NULL ||
+				    vw_path_beneath(r, a->root) != NULL) {
+					snprintf(key, sizeof(key),
+					    "drivers[%zu].allowed_roots[%zu]", j, k);
+					return keyerr(err, errlen, src, key, "%s "
+					    "overlaps the root %s of driver %s; use "
+					    "relative mountpoints for places under a "
+					    "driver root", r, a->root, a->name);
+				}
+			}
+		}
+	}
 	return 0;
 }
 

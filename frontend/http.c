@@ -140,7 +140,7 @@ fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_debug("reply error: %s", msg);
+	log_info("refused: %s", msg);
 	if ((g = yajl_gen_alloc(NULL)) == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;

@@ -54,7 +54,8 @@ usage(FILE *fp, int code)
 	    "  --debug, -d          log every request\n"
 	    "  --seccomp MODE       kill (default), trap, log or off\n"
 	    "  --check              print the effective configuration and exit\n"
-	    "  --version            print the version and exit\n",
+	    "  --version            print the version and exit\n"
+	    "  --help, -h           print this help and exit\n",
 	    VW_CONFIG_FILE, VW_DEFAULT_USER);
 	exit(code);
 }
@@ -123,6 +124,22 @@ make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int strict,
 		    (unsigned)mode, path);
 	}
 	return fd;
+}
+
+/* Remove the driver sockets this process bound (start-up failures). */
+static void
+unlink_sockets(const struct vw_fe *fe)
+{
+	char path[VW_PATH_MAX];
+
+	for (size_t i = 0; i < fe->ndrv; i++) {
+		if (fe->drv[i].listen_fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.sock", fe->cfg->socket_dir,
+		    fe->drv[i].d->name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("cannot remove %s", path);
+	}
 }
 
 static void
@@ -253,6 +270,13 @@ main(int argc, char *argv[])
 	if (check) {
 		int rc;
 
+		if ((pw = getpwnam(cfg.user)) == NULL || pw->pw_uid == 0)
+			fatalx("user %s %s", cfg.user, pw == NULL ?
+			    "does not exist; create it with: useradd --system "
+			    "--no-create-home --home-dir /nonexistent --shell "
+			    "/usr/sbin/nologin volwarden" : "is root; volwarden's "
+			    "frontend must run unprivileged");
+
 		vw_config_print(&cfg, stdout);
 		rc = fflush(stdout) == 0 ? 0 : 1;
 		vw_config_free(&cfg);
@@ -296,20 +320,25 @@ main(int argc, char *argv[])
 	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
 		fatal("calloc");
 	for (size_t i = 0; i < fe.ndrv; i++) {
-		char path[VW_PATH_MAX];
-
 		fe.drv[i].fe = &fe;
 		fe.drv[i].idx = i;
 		fe.drv[i].d = &cfg.drivers[i];
 		fe.drv[i].helper.fd = -1;
+		fe.drv[i].listen_fd = -1;
 		if (vw_registry_init(&fe.drv[i].reg) < 0)
 			fatal("registry");
+	}
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		char path[VW_PATH_MAX];
+
 		snprintf(path, sizeof(path), "%s/%s.sock", cfg.socket_dir,
 		    cfg.drivers[i].name);
 		fe.drv[i].listen_fd = fe_socket_listen(path, sock_gid, err,
 		    sizeof(err));
-		if (fe.drv[i].listen_fd < 0)
+		if (fe.drv[i].listen_fd < 0) {
+			unlink_sockets(&fe);
 			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+		}
 	}
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
@@ -337,16 +366,24 @@ main(int argc, char *argv[])
 		    cfg.source, helper_args, na, 90) < 0)
 			fatalx("too many arguments for the helper");
 		if (hc_spawn(&fe.drv[i], helper_path, helper_args, err,
-		    sizeof(err)) < 0)
+		    sizeof(err)) < 0) {
+			unlink_sockets(&fe);
 			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+		}
+	}
+
+	/* Greet the helpers while still root, so that a helper refusing
+	 * to start (a bad root, say) lets us remove the sockets we bound
+	 * instead of leaving dockerd a dead plugin to retry. */
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		if (hc_hello(&fe.drv[i], err, sizeof(err)) < 0) {
+			unlink_sockets(&fe);
+			fatalx("%s", err);
+		}
 	}
 
 	/* From here on: no root, no capabilities. */
 	vw_drop_to_user(uid, gid);
-
-	for (size_t i = 0; i < fe.ndrv; i++)
-		if (hc_hello(&fe.drv[i], err, sizeof(err)) < 0)
-			fatalx("%s", err);
 
 	if ((fe.base = event_base_new()) == NULL ||
 	    event_base_priority_init(fe.base, 3) < 0)
