@@ -524,6 +524,32 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 				return -1;
 		}
 	}
+	/* No volume may land on volwarden's own directories: a mountpoint
+	 * could otherwise chown or delete the state. */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const struct vw_driver *d = &cfg->drivers[i];
+		const char *own[] = { cfg->state_dir, cfg->run_dir, cfg->socket_dir };
+		const char *ownkey[] = { "state_dir", "run_dir", "socket_dir" };
+
+		for (size_t k = 0; k <= d->nallowed; k++) {
+			const char *r = k == 0 ? d->root : d->allowed_roots[k - 1];
+
+			for (size_t o = 0; o < 3; o++) {
+				if (strcmp(r, own[o]) != 0 &&
+				    vw_path_beneath(r, own[o]) == NULL &&
+				    vw_path_beneath(own[o], r) == NULL)
+					continue;
+				if (k == 0)
+					snprintf(key, sizeof(key), "drivers[%zu].root", i);
+				else
+					snprintf(key, sizeof(key),
+					    "drivers[%zu].allowed_roots[%zu]", i, k - 1);
+				return keyerr(err, errlen, src, key, "%s overlaps %s "
+				    "%s; volumes must live apart from volwarden's "
+				    "own directories", r, ownkey[o], own[o]);
+			}
+		}
+	}
 	/* Roots must not nest: a volume of one driver (or placed under an
 	 * allowed root) would otherwise sit inside another driver's tree,
 	 * where that driver's on_remove could delete it. */

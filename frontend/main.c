@@ -126,6 +126,16 @@ make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int strict,
 	return fd;
 }
 
+/* libevent's own messages, through our log. */
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 /* Remove the driver sockets this process bound (start-up failures). */
 static void
 unlink_sockets(const struct vw_fe *fe)
@@ -223,6 +233,13 @@ main(int argc, char *argv[])
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 #endif
 	size_t n = 0;
+
+	/* Nothing inherited beyond stdio may leak into the daemon or its
+	 * helpers (socket activation hands its sockets from fd 3 on). */
+	if (getenv("LISTEN_FDS") == NULL && close_range(3, ~0U, 0) < 0) {
+		perror("volwarden: close_range");
+		return 1;
+	}
 
 	memset(&ov, 0, sizeof(ov));
 	memset(&fe, 0, sizeof(fe));
@@ -385,6 +402,7 @@ main(int argc, char *argv[])
 	/* From here on: no root, no capabilities. */
 	vw_drop_to_user(uid, gid);
 
+	event_set_log_callback(libevent_log);
 	if ((fe.base = event_base_new()) == NULL ||
 	    event_base_priority_init(fe.base, 3) < 0)
 		fatalx("cannot create the event loop");

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <event2/http.h>
+#include <yajl/yajl_gen.h>
 
 #include "common/log.h"
 #include "common/validate.h"
@@ -364,9 +365,6 @@ mount_committed(void *arg, int err)
 	struct vw_op *op = arg;
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
-	char body[VW_PATH_MAX + 64];
-	int n;
-
 	if (err != 0 || v == NULL ||
 	    vw_registry_set_mount(v, op->dreq.id, op->count) < 0) {
 		fe_reply_err(op->req, 200, "volume %s: could not record the mount "
@@ -378,17 +376,26 @@ mount_committed(void *arg, int err)
 	if (op->kind == VW_OP_UNMOUNT) {
 		reply_empty(op);
 	} else {
-		/* The path comes from our registry; quotes and backslashes
-		 * are escaped, control characters cannot occur (the
-		 * mountpoint normaliser refuses them). */
-		n = snprintf(body, sizeof(body), "{\"Mountpoint\":\"");
-		for (const char *p = v->path; *p != '\0' && n < (int)sizeof(body) - 8; p++) {
-			if (*p == '"' || *p == '\\')
-				body[n++] = '\\';
-			body[n++] = *p;
+		yajl_gen g = yajl_gen_alloc(NULL);
+		const unsigned char *out;
+		size_t len;
+
+		if (g == NULL) {
+			fe_reply_err(op->req, 500, "out of memory");
+		} else {
+			yajl_gen_map_open(g);
+			yajl_gen_string(g, (const unsigned char *)"Mountpoint", 10);
+			yajl_gen_string(g, (const unsigned char *)v->path,
+			    strlen(v->path));
+			yajl_gen_string(g, (const unsigned char *)"Err", 3);
+			yajl_gen_string(g, (const unsigned char *)"", 0);
+			yajl_gen_map_close(g);
+			if (yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok)
+				fe_reply_json(op->req, 200, (const char *)out, len);
+			else
+				fe_reply_err(op->req, 500, "cannot encode the reply");
+			yajl_gen_free(g);
 		}
-		n += snprintf(body + n, sizeof(body) - (size_t)n, "\",\"Err\":\"\"}");
-		fe_reply_json(op->req, 200, body, (size_t)n);
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);

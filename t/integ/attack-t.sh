@@ -95,6 +95,21 @@ for i in $(seq 1 40); do
 done
 is "$escaped" 0 "40 deletes racing a symlink swap never touched the canary"
 ok "$(kill -0 "$VW_PID"; echo $?)" "the daemon is still running"
+# 4. A mountpoint made of quotes: the Mount reply escapes every one (it
+#    used to overrun its buffer) and names exactly the directory.
+mp=$(printf '"%.0s' $(seq 1 250)); mp="$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp"
+body=$(jq -cn --arg mp "$mp" '{Name: "quotes", Opts: {mountpoint: $mp}}')
+is "$(vw_call VolumeDriver.Create "$body")" "{}" "create with a 4 KiB mountpoint of quotes"
+out=$(vw_call VolumeDriver.Mount '{"Name":"quotes","ID":"q1"}')
+is "$(printf '%s' "$out" | jq -r .Mountpoint)" "$ROOT/$mp" "Mount answers valid JSON naming the directory"
+vw_call VolumeDriver.Unmount '{"Name":"quotes","ID":"q1"}' >/dev/null
+# 5. Invalid UTF-8 that yajl accepts never becomes a path (dockerd's Go
+#    decoder would read each bad byte as U+FFFD and mount another path).
+out=$(printf '{"Name":"utf","Opts":{"mountpoint":"a\xc1\xbf/evil"}}' |
+	curl -s --unix-socket "$VW_SOCK" -X POST --data-binary @- http://plugin/VolumeDriver.Create)
+like "$out" "not valid UTF-8" "an overlong UTF-8 mountpoint is refused"
+ok "$([ ! -e "$ROOT/a" ]; echo $?)" "and nothing was created"
+
 vw_stop
 ok $? "the daemon stops cleanly"
 done_testing

@@ -82,6 +82,9 @@ main(void)
 	    "{\"name\":\"v2\",\"backend\":\"dir\",\"root\":\"/v/sub\"}]}"),
 	    "t.json: key drivers[1].root: /v/sub overlaps the root /v of driver vw; driver roots must not contain each other",
 	    "nested driver roots");
+	is_string(parse_err("{\"state_dir\":\"/srv/state\",\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\",\"allowed_roots\":[\"/srv\"]}]}"),
+	    "t.json: key drivers[0].allowed_roots[0]: /srv overlaps state_dir /srv/state; volumes must live apart from volwarden's own directories",
+	    "an allowed root containing the state directory");
 	is_string(parse_err(DRV(",\"allowed_roots\":[\"/v/x\"]")),
 	    "t.json: key drivers[0].allowed_roots[0]: /v/x overlaps the root /v of driver vw; use relative mountpoints for places under a driver root",
 	    "allowed root inside the driver root");
