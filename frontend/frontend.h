@@ -100,6 +100,12 @@ int vw_store_flush(struct vw_store *st);
  * flush runs from a lowest-priority libevent event, so all requests that
  * arrived in the same loop iteration share one fdatasync. */
 int vw_store_commit(struct vw_store *st, vw_store_done_fn done, void *arg);
+/* Announce a record that will be appended soon (a helper is acting for
+ * it): a commit waits for it, up to about one fdatasync, so concurrent
+ * requests share fsyncs.  Every hold is ended by vw_store_release,
+ * whether or not the record comes. */
+void vw_store_hold(struct vw_store *st);
+void vw_store_release(struct vw_store *st);
 /* Attach to an event loop (needed for vw_store_commit). */
 int vw_store_attach(struct vw_store *st, struct event_base *base);
 /* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
@@ -107,9 +113,11 @@ int vw_store_attach(struct vw_store *st, struct event_base *base);
 int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
 /* Write one record into the snapshot being built by vw_store_compact. */
 int vw_store_emit(struct vw_store *st, const struct vw_record *rec);
-/* Bytes in the WAL, and number of fdatasync calls made (for bench/). */
+/* Bytes in the WAL, and the number of fdatasync calls made and records
+ * appended since open (for bench/). */
 uint64_t vw_store_wal_bytes(const struct vw_store *st);
 uint64_t vw_store_syncs(const struct vw_store *st);
+uint64_t vw_store_records(const struct vw_store *st);
 void vw_store_close(struct vw_store *st);
 
 /* ---------------------------------------------------------- registry.c */

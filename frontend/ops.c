@@ -206,6 +206,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_drv *drv = op->drv;
 	struct vw_record rec;
 
+	vw_store_release(drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -269,7 +270,10 @@ op_create(struct vw_op *op)
 		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	/* Its record follows the helper's reply: commits wait for it. */
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------------- remove */
@@ -316,6 +320,7 @@ remove_done(void *arg, const struct vw_volume_reply *rep)
 {
 	struct vw_op *op = arg;
 
+	vw_store_release(op->drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -353,7 +358,9 @@ op_remove(struct vw_op *op)
 		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------ mount/unmount */
