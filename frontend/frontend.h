@@ -14,6 +14,7 @@ struct event_base;
 struct event;
 struct evhttp;
 struct evhttp_request;
+struct evbuffer;
 
 /* ------------------------------------------------------------ request.c */
 
@@ -148,6 +149,7 @@ struct vw_registry {
 	size_t		 nbuckets;
 	size_t		 count;
 	size_t		 ncustom;	/* volumes with a mountpoint option */
+	uint64_t	 gen;		/* bumped by every put and del */
 };
 
 int vw_registry_init(struct vw_registry *r);
@@ -176,6 +178,7 @@ void vw_registry_free(struct vw_registry *r);
 
 struct vw_fe;
 struct vw_op;
+struct vw_list_cache;
 
 /* The helper channel of one driver (helper_client.c). */
 struct vw_helper {
@@ -197,6 +200,7 @@ struct vw_drv {
 	struct vw_helper	 helper;
 	struct vw_registry	 reg;
 	struct vw_op		*busy;		/* ops running, one per name */
+	struct vw_list_cache	*list;		/* the last List reply */
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -261,11 +265,31 @@ int fe_dump_mounts(void *arg, struct vw_store *st);
 /* ---------------------------------------------------------- endpoints.c */
 /* The evhttp callback for every request on a driver socket. */
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
+/* Drop the cached List reply (its memory goes once no reply uses it). */
+void fe_list_forget(struct vw_drv *drv);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */
 int fe_http_setup(struct vw_drv *drv, char *err, size_t errlen);
-/* Send a 200 reply with a JSON body of len bytes. */
+/* A reply written piece by piece into the request's output buffer (or,
+ * with b NULL, into the heap string p); an allocation failure turns it
+ * into a 500 at fe_out_send. */
+struct fe_out {
+	struct evhttp_request	*req;
+	struct evbuffer		*b;
+	char			*p;
+	size_t			 len, cap;
+	int			 err;
+};
+void fe_out_init(struct fe_out *o, struct evhttp_request *req);
+/* Bytes as they are. */
+void fe_out_raw(struct fe_out *o, const char *s, size_t len);
+/* A quoted, escaped JSON string (the same bytes yajl_gen writes). */
+void fe_out_str(struct fe_out *o, const char *s, size_t len);
+void fe_out_cstr(struct fe_out *o, const char *s);
+/* Append the final newline and send with HTTP status code. */
+void fe_out_send(struct fe_out *o, int code);
+/* Send a reply with a JSON body of len bytes. */
 void fe_reply_json(struct evhttp_request *req, int code, const char *body,
     size_t len);
 /* Send {"Err": msg} with HTTP status code (200 for domain errors). */

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -335,6 +336,11 @@ main(int argc, char *argv[])
 			fatalx("driver %s: %s", cfg.drivers[i].name, err);
 	}
 
+	/* Large blocks (the List cache, the replay buffer) always come from
+	 * mmap, so their memory goes back to the system once freed;
+	 * glibc's sliding threshold would keep them in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
 	/* From here on: no root, no capabilities. */
 	vw_drop_to_user(uid, gid);
 
@@ -392,6 +398,7 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (fe.drv[i].http != NULL)
 			evhttp_free(fe.drv[i].http);
+		fe_list_forget(&fe.drv[i]);
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
 			event_free(fe.drv[i].helper.ev);

@@ -191,6 +191,7 @@ create_committed(void *arg, int err)
 		fatalx("out of memory adding volume %s to the registry",
 		    op->dreq.name);
 	} else {
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s created at %s", drv->d->name,
 		    op->dreq.name, op->path);
 		reply_empty(op);
@@ -290,6 +291,7 @@ remove_committed(void *arg, int err)
 		    drv->fe->cfg->state_dir, strerror(err));
 	} else {
 		vw_registry_del(&drv->reg, op->dreq.name);
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s removed (on_remove %s)",
 		    drv->d->name, op->dreq.name, vw_on_remove_name(drv->d->on_remove));
 		reply_empty(op);
