@@ -193,6 +193,7 @@ main(int argc, char *argv[])
 	struct option longopts[40];
 	struct passwd *pw;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
+	struct event_config *evcfg;
 	char err[2048], *helper_path = NULL;
 	const char *helper_args[96];
 	char drvidx[24], parent_pid[24];
@@ -348,9 +349,17 @@ main(int argc, char *argv[])
 		if (hc_hello(&fe.drv[i], err, sizeof(err)) < 0)
 			fatalx("%s", err);
 
-	if ((fe.base = event_base_new()) == NULL ||
+	/* The epoll changelist folds the add/delete/modify calls that
+	 * evhttp makes on a connection within one loop iteration into at
+	 * most one epoll_ctl: three fewer system calls per request.  (Its
+	 * one caveat, dup()ed descriptors, does not apply: we make none.) */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) < 0 ||
+	    (fe.base = event_base_new_with_config(evcfg)) == NULL ||
 	    event_base_priority_init(fe.base, 3) < 0)
 		fatalx("cannot create the event loop");
+	event_config_free(evcfg);
 	fe.state = vw_store_open(fe.state_fd, cfg.state_dir, "volumes", 1,
 	    fe_apply_record, &fe, err, sizeof(err));
 	if (fe.state == NULL)
