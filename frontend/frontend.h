@@ -184,9 +184,10 @@ struct vw_list_cache;
 struct vw_helper {
 	int		 fd;
 	pid_t		 pid;
-	struct event	*ev;
+	struct event	*ev, *wev;		/* readable; writable */
 	uint64_t	 next_id;
 	struct vw_hc_pending *head, *tail;	/* in-flight, in send order */
+	struct vw_hc_pending *unsent;		/* first not yet sent */
 	uint64_t	 capabilities;		/* from the HELLO reply */
 };
 

@@ -411,6 +411,8 @@ main(int argc, char *argv[])
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
 			event_free(fe.drv[i].helper.ev);
+		if (fe.drv[i].helper.wev != NULL)
+			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
 	}
 	for (size_t i = 0; i < fe.ndrv; i++) {
