@@ -201,12 +201,58 @@ fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
 	fe_out_send(&o, code);
 }
 
+/*
+ * Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).  List
+ * formats one timestamp per volume, and gmtime_r + strftime took most of
+ * a List's build time at 10,000 volumes.
+ */
+static void
+civil(int64_t days, int *y, int *m, int *d)
+{
+	int64_t z = days + 719468, era = z / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void
+put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
 void
 fe_rfc3339(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
+	int y, m, d, s;
 
+	if (t >= 0 && t <= 253402300799LL && len >= 21) {
+		/* 1970 to 9999: the same text as strftime below. */
+		civil(t / 86400, &y, &m, &d);
+		s = (int)(t % 86400);
+		put2(buf, y / 100);
+		put2(buf + 2, y % 100);
+		buf[4] = '-';
+		put2(buf + 5, m);
+		buf[7] = '-';
+		put2(buf + 8, d);
+		buf[10] = 'T';
+		put2(buf + 11, s / 3600);
+		buf[13] = ':';
+		put2(buf + 14, s / 60 % 60);
+		buf[16] = ':';
+		put2(buf + 17, s % 60);
+		memcpy(buf + 19, "Z", 2);
+		return;
+	}
 	if (gmtime_r(&tt, &tm) == NULL ||
 	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
