@@ -13,152 +13,203 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <yajl/yajl_gen.h>
 
 #include "common/log.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
 
 #define LIT(s) (s), sizeof(s) - 1
-#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
+#define OUT_LIT(o, s) fe_out_raw((o), LIT(s))
+
+/* One key of the options map, with a comma after the first. */
 static void
-reply_gen(struct evhttp_request *req, yajl_gen g)
+out_key(struct fe_out *o, int *n, const char *key)
 {
-	const unsigned char *out;
-	size_t len;
-
-	if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
-		fe_reply_err(req, 500, "cannot encode the reply");
-	else
-		fe_reply_json(req, 200, (const char *)out, len);
-	yajl_gen_free(g);
+	if ((*n)++ > 0)
+		OUT_LIT(o, ",");
+	fe_out_cstr(o, key);
+	OUT_LIT(o, ":");
 }
 
 /* The Status map of Get: driver facts and the options given at Create. */
 static void
-gen_status(yajl_gen g, struct vw_drv *drv, const struct vw_volume *v)
+out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 {
 	char num[32];
+	int n = 0;
 
-	yajl_gen_map_open(g);
-	GSTR(g, "driver");
-	GSTR(g, drv->d->name);
-	GSTR(g, "backend");
-	GSTR(g, vw_backend_name(drv->d->backend));
-	GSTR(g, "on_remove");
-	GSTR(g, vw_on_remove_name(drv->d->on_remove));
-	GSTR(g, "mounts");
-	yajl_gen_integer(g, v->total);
-	GSTR(g, "options");
-	yajl_gen_map_open(g);
+	OUT_LIT(o, "{\"driver\":");
+	fe_out_cstr(o, drv->d->name);
+	OUT_LIT(o, ",\"backend\":");
+	fe_out_cstr(o, vw_backend_name(drv->d->backend));
+	OUT_LIT(o, ",\"on_remove\":");
+	fe_out_cstr(o, vw_on_remove_name(drv->d->on_remove));
+	fe_out_raw(o, num, (size_t)snprintf(num, sizeof(num), ",\"mounts\":%u",
+	    v->total));
+	OUT_LIT(o, ",\"options\":{");
 	if (v->mountpoint_opt != NULL) {
-		GSTR(g, "mountpoint");
-		GSTR(g, v->mountpoint_opt);
+		out_key(o, &n, "mountpoint");
+		fe_out_cstr(o, v->mountpoint_opt);
 	}
 	if (v->flags & VW_OPT_UID) {
-		snprintf(num, sizeof(num), "%u", v->uid);
-		GSTR(g, "uid");
-		GSTR(g, num);
+		out_key(o, &n, "uid");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->uid), num));
 	}
 	if (v->flags & VW_OPT_GID) {
-		snprintf(num, sizeof(num), "%u", v->gid);
-		GSTR(g, "gid");
-		GSTR(g, num);
+		out_key(o, &n, "gid");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->gid), num));
 	}
 	if (v->flags & VW_OPT_MODE) {
-		snprintf(num, sizeof(num), "%04o", v->mode);
-		GSTR(g, "mode");
-		GSTR(g, num);
+		out_key(o, &n, "mode");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%04o", v->mode), num));
 	}
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
+	OUT_LIT(o, "}}");
 }
 
 static void
 ep_get(struct vw_drv *drv, struct evhttp_request *req, struct vw_volume *v)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct fe_out o;
 	char ts[32];
 
-	if (g == NULL) {
-		fe_reply_err(req, 500, "out of memory");
-		return;
-	}
 	fe_rfc3339(v->created, ts, sizeof(ts));
-	yajl_gen_map_open(g);
-	GSTR(g, "Volume");
-	yajl_gen_map_open(g);
-	GSTR(g, "Name");
-	GSTR(g, v->name);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->path);
-	GSTR(g, "CreatedAt");
-	GSTR(g, ts);
-	GSTR(g, "Status");
-	gen_status(g, drv, v);
-	yajl_gen_map_close(g);
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(req, g);
+	fe_out_init(&o, req);
+	OUT_LIT(&o, "{\"Volume\":{\"Name\":");
+	fe_out_cstr(&o, v->name);
+	OUT_LIT(&o, ",\"Mountpoint\":");
+	fe_out_cstr(&o, v->path);
+	OUT_LIT(&o, ",\"CreatedAt\":");
+	fe_out_cstr(&o, ts);
+	OUT_LIT(&o, ",\"Status\":");
+	out_status(&o, drv, v);
+	OUT_LIT(&o, "},\"Err\":\"\"}");
+	fe_out_send(&o, 200);
 }
+
+/*
+ * The List reply is kept between requests: dockerd lists often and
+ * volumes change rarely, and building it is linear in their number.  It
+ * is rebuilt when the registry's generation moves on, and sent by
+ * reference (evbuffer_add_reference), so a reply still being written
+ * keeps its copy alive while a newer one is built.
+ */
+struct vw_list_cache {
+	unsigned	 refs;		/* the driver's, and one per reply */
+	uint64_t	 gen;		/* registry generation it shows */
+	size_t		 len;
+	char		*body;
+};
+
+static void
+list_unref(struct vw_list_cache *lc)
+{
+	if (lc != NULL && --lc->refs == 0) {
+		free(lc->body);
+		free(lc);
+	}
+}
+
+static void
+list_cleanup(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	list_unref(arg);
+}
+
+void
+fe_list_forget(struct vw_drv *drv)
+{
+	list_unref(drv->list);
+	drv->list = NULL;
+}
+
+struct list_ctx {
+	struct fe_out	o;
+	int		first;
+};
 
 static int
 list_one(void *arg, struct vw_volume *v)
 {
-	yajl_gen g = arg;
+	struct list_ctx *lx = arg;
+	struct fe_out *o = &lx->o;
 	char ts[32];
 
 	fe_rfc3339(v->created, ts, sizeof(ts));
-	yajl_gen_map_open(g);
-	GSTR(g, "Name");
-	GSTR(g, v->name);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->path);
-	GSTR(g, "CreatedAt");
-	GSTR(g, ts);
-	yajl_gen_map_close(g);
-	return 0;
+	if (!lx->first)
+		OUT_LIT(o, ",");
+	lx->first = 0;
+	OUT_LIT(o, "{\"Name\":");
+	fe_out_cstr(o, v->name);
+	OUT_LIT(o, ",\"Mountpoint\":");
+	fe_out_cstr(o, v->path);
+	OUT_LIT(o, ",\"CreatedAt\":");
+	fe_out_cstr(o, ts);
+	OUT_LIT(o, "}");
+	return o->err;
+}
+
+static struct vw_list_cache *
+list_build(struct vw_drv *drv)
+{
+	struct vw_list_cache *lc = calloc(1, sizeof(*lc));
+	struct list_ctx lx;
+
+	if (lc == NULL)
+		return NULL;
+	memset(&lx, 0, sizeof(lx));
+	lx.first = 1;
+	OUT_LIT(&lx.o, "{\"Volumes\":[");
+	vw_registry_each(&drv->reg, list_one, &lx);
+	OUT_LIT(&lx.o, "],\"Err\":\"\"}\n");
+	if (lx.o.err) {
+		free(lx.o.p);
+		free(lc);
+		return NULL;
+	}
+	lc->body = lx.o.p;
+	lc->len = lx.o.len;
+	lc->gen = drv->reg.gen;
+	lc->refs = 1;
+	return lc;
 }
 
 static void
 ep_list(struct vw_drv *drv, struct evhttp_request *req)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct vw_list_cache *lc = drv->list;
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
-	if (g == NULL) {
+	if (lc == NULL || lc->gen != drv->reg.gen) {
+		fe_list_forget(drv);
+		if ((lc = drv->list = list_build(drv)) == NULL) {
+			fe_reply_err(req, 500, "out of memory");
+			return;
+		}
+	}
+	lc->refs++;
+	if (evbuffer_add_reference(out, lc->body, lc->len, list_cleanup,
+	    lc) < 0) {
+		lc->refs--;
 		fe_reply_err(req, 500, "out of memory");
 		return;
 	}
-	yajl_gen_map_open(g);
-	GSTR(g, "Volumes");
-	yajl_gen_array_open(g);
-	vw_registry_each(&drv->reg, list_one, g);
-	yajl_gen_array_close(g);
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(req, g);
+	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
 static void
 ep_path(struct evhttp_request *req, struct vw_volume *v)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct fe_out o;
 
-	if (g == NULL) {
-		fe_reply_err(req, 500, "out of memory");
-		return;
-	}
 	/* The mountpoint only while mounted (protocol doc 6.7). */
-	yajl_gen_map_open(g);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->total > 0 ? v->path : "");
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(req, g);
+	fe_out_init(&o, req);
+	OUT_LIT(&o, "{\"Mountpoint\":");
+	fe_out_cstr(&o, v->total > 0 ? v->path : "");
+	OUT_LIT(&o, ",\"Err\":\"\"}");
+	fe_out_send(&o, 200);
 }
 
 enum ep {

@@ -15,6 +15,7 @@ struct event;
 struct evhttp;
 struct evhttp_request;
 struct evconnlistener;
+struct evbuffer;
 
 /* ------------------------------------------------------------ request.c */
 
@@ -101,6 +102,12 @@ int vw_store_flush(struct vw_store *st);
  * flush runs from a lowest-priority libevent event, so all requests that
  * arrived in the same loop iteration share one fdatasync. */
 int vw_store_commit(struct vw_store *st, vw_store_done_fn done, void *arg);
+/* Announce a record that will be appended soon (a helper is acting for
+ * it): a commit waits for it, up to about one fdatasync, so concurrent
+ * requests share fsyncs.  Every hold is ended by vw_store_release,
+ * whether or not the record comes. */
+void vw_store_hold(struct vw_store *st);
+void vw_store_release(struct vw_store *st);
 /* Attach to an event loop (needed for vw_store_commit). */
 int vw_store_attach(struct vw_store *st, struct event_base *base);
 /* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
@@ -108,9 +115,11 @@ int vw_store_attach(struct vw_store *st, struct event_base *base);
 int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
 /* Write one record into the snapshot being built by vw_store_compact. */
 int vw_store_emit(struct vw_store *st, const struct vw_record *rec);
-/* Bytes in the WAL, and number of fdatasync calls made (for bench/). */
+/* Bytes in the WAL, and the number of fdatasync calls made and records
+ * appended since open (for bench/). */
 uint64_t vw_store_wal_bytes(const struct vw_store *st);
 uint64_t vw_store_syncs(const struct vw_store *st);
+uint64_t vw_store_records(const struct vw_store *st);
 void vw_store_close(struct vw_store *st);
 
 /* ---------------------------------------------------------- registry.c */
@@ -141,6 +150,7 @@ struct vw_registry {
 	size_t		 nbuckets;
 	size_t		 count;
 	size_t		 ncustom;	/* volumes with a mountpoint option */
+	uint64_t	 gen;		/* bumped by every put and del */
 };
 
 int vw_registry_init(struct vw_registry *r);
@@ -169,14 +179,16 @@ void vw_registry_free(struct vw_registry *r);
 
 struct vw_fe;
 struct vw_op;
+struct vw_list_cache;
 
 /* The helper channel of one driver (helper_client.c). */
 struct vw_helper {
 	int		 fd;
 	pid_t		 pid;
-	struct event	*ev;
+	struct event	*ev, *wev;		/* readable; writable */
 	uint64_t	 next_id;
 	struct vw_hc_pending *head, *tail;	/* in-flight, in send order */
+	struct vw_hc_pending *unsent;		/* first not yet sent */
 	uint64_t	 capabilities;		/* from the HELLO reply */
 };
 
@@ -193,6 +205,7 @@ struct vw_drv {
 	struct vw_helper	 helper;
 	struct vw_registry	 reg;
 	struct vw_op		*busy;		/* ops running, one per name */
+	struct vw_list_cache	*list;		/* the last List reply */
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -257,11 +270,31 @@ int fe_dump_mounts(void *arg, struct vw_store *st);
 /* ---------------------------------------------------------- endpoints.c */
 /* The evhttp callback for every request on a driver socket. */
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
+/* Drop the cached List reply (its memory goes once no reply uses it). */
+void fe_list_forget(struct vw_drv *drv);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */
 int fe_http_setup(struct vw_drv *drv, char *err, size_t errlen);
-/* Send a 200 reply with a JSON body of len bytes. */
+/* A reply written piece by piece into the request's output buffer (or,
+ * with b NULL, into the heap string p); an allocation failure turns it
+ * into a 500 at fe_out_send. */
+struct fe_out {
+	struct evhttp_request	*req;
+	struct evbuffer		*b;
+	char			*p;
+	size_t			 len, cap;
+	int			 err;
+};
+void fe_out_init(struct fe_out *o, struct evhttp_request *req);
+/* Bytes as they are. */
+void fe_out_raw(struct fe_out *o, const char *s, size_t len);
+/* A quoted, escaped JSON string (the same bytes yajl_gen writes). */
+void fe_out_str(struct fe_out *o, const char *s, size_t len);
+void fe_out_cstr(struct fe_out *o, const char *s);
+/* Append the final newline and send with HTTP status code. */
+void fe_out_send(struct fe_out *o, int code);
+/* Send a reply with a JSON body of len bytes. */
 void fe_reply_json(struct evhttp_request *req, int code, const char *body,
     size_t len);
 /* Send {"Err": msg} with HTTP status code (200 for domain errors). */

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -220,6 +221,7 @@ main(int argc, char *argv[])
 	struct option longopts[40];
 	struct passwd *pw;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
+	struct event_config *evcfg;
 	char err[2048], *helper_path = NULL;
 	const char *helper_args[96];
 	char drvidx[24], parent_pid[24];
@@ -399,13 +401,26 @@ main(int argc, char *argv[])
 		}
 	}
 
+	/* Large blocks (the List cache, the replay buffer) always come from
+	 * mmap, so their memory goes back to the system once freed;
+	 * glibc's sliding threshold would keep them in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+
 	/* From here on: no root, no capabilities. */
 	vw_drop_to_user(uid, gid);
 
 	event_set_log_callback(libevent_log);
-	if ((fe.base = event_base_new()) == NULL ||
+	/* The epoll changelist folds the add/delete/modify calls that
+	 * evhttp makes on a connection within one loop iteration into at
+	 * most one epoll_ctl: three fewer system calls per request.  (Its
+	 * one caveat, dup()ed descriptors, does not apply: we make none.) */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) < 0 ||
+	    (fe.base = event_base_new_with_config(evcfg)) == NULL ||
 	    event_base_priority_init(fe.base, 3) < 0)
 		fatalx("cannot create the event loop");
+	event_config_free(evcfg);
 	fe.state = vw_store_open(fe.state_fd, cfg.state_dir, "volumes", 1,
 	    fe_apply_record, &fe, err, sizeof(err));
 	if (fe.state == NULL)
@@ -479,9 +494,12 @@ main(int argc, char *argv[])
 			evhttp_free(fe.drv[i].http);
 		if (fe.drv[i].accept_timer != NULL)
 			event_free(fe.drv[i].accept_timer);
+		fe_list_forget(&fe.drv[i]);
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
 			event_free(fe.drv[i].helper.ev);
+		if (fe.drv[i].helper.wev != NULL)
+			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
 	}
 	for (size_t i = 0; i < fe.ndrv; i++) {
@@ -494,6 +512,10 @@ main(int argc, char *argv[])
 				fe.exit_code = 1;
 		}
 	}
+	/* bench/run reads this line for the fsyncs per Create. */
+	log_info("state: %llu records written with %llu fdatasync calls",
+	    (unsigned long long)vw_store_records(fe.state),
+	    (unsigned long long)vw_store_syncs(fe.state));
 	vw_store_close(fe.state);
 	vw_store_close(fe.mounts);
 	for (size_t i = 0; i < fe.ndrv; i++)

@@ -192,6 +192,7 @@ create_committed(void *arg, int err)
 		fatalx("out of memory adding volume %s to the registry",
 		    op->dreq.name);
 	} else {
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s created at %s", drv->d->name,
 		    op->dreq.name, op->path);
 		reply_empty(op);
@@ -207,6 +208,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_drv *drv = op->drv;
 	struct vw_record rec;
 
+	vw_store_release(drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -270,7 +272,10 @@ op_create(struct vw_op *op)
 		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	/* Its record follows the helper's reply: commits wait for it. */
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------------- remove */
@@ -287,6 +292,7 @@ remove_committed(void *arg, int err)
 		    drv->fe->cfg->state_dir, strerror(err));
 	} else {
 		vw_registry_del(&drv->reg, op->dreq.name);
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s removed (on_remove %s)",
 		    drv->d->name, op->dreq.name, vw_on_remove_name(drv->d->on_remove));
 		reply_empty(op);
@@ -317,6 +323,7 @@ remove_done(void *arg, const struct vw_volume_reply *rep)
 {
 	struct vw_op *op = arg;
 
+	vw_store_release(op->drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -354,7 +361,9 @@ op_remove(struct vw_op *op)
 		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------ mount/unmount */

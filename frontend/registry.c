@@ -170,6 +170,7 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 	}
 	link_volume(r, v);
 	r->count++;
+	r->gen++;
 	if (v->mountpoint_opt != NULL)
 		r->ncustom++;
 	return v;
@@ -186,6 +187,7 @@ vw_registry_del(struct vw_registry *r, const char *name)
 	if (v->mountpoint_opt != NULL)
 		r->ncustom--;
 	r->count--;
+	r->gen++;
 	free_volume(v);
 }
 
