@@ -8,6 +8,7 @@
 #ifndef VW_BACKEND_H
 #define VW_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -18,6 +19,7 @@ struct vw_backend_ctx {
 	const struct vw_driver	*driver;
 	int			 root_fd;	/* O_DIRECTORY fd of driver->root */
 	int			*allowed_fds;	/* one per driver->allowed_roots[] */
+	int			 aux_fd;	/* backend's own (btrfs: ROOT/.snapshots), or -1 */
 };
 
 /*
@@ -28,6 +30,13 @@ struct vw_backend_ctx {
 struct vw_backend {
 	const char	*name;
 	uint64_t	 caps;		/* CAP_* mask the backend needs */
+	/*
+	 * Called once at helper start-up, before capabilities are dropped
+	 * and the seccomp filter goes in (optional).  Checks the root (e.g.
+	 * that it is on the right file system) and may set ctx->aux_fd.
+	 * Returns 0, or -1 with a sentence in err: the helper exits.
+	 */
+	int (*init)(struct vw_backend_ctx *, char *err, size_t errlen);
 	int (*create)(const struct vw_backend_ctx *, const struct vw_volume_req *,
 	    struct vw_volume_reply *);
 	int (*remove)(const struct vw_backend_ctx *, const struct vw_volume_req *,
@@ -36,10 +45,26 @@ struct vw_backend {
 	    struct vw_volume_reply *);
 	int (*unmount)(const struct vw_backend_ctx *, const struct vw_volume_req *,
 	    struct vw_volume_reply *);
+	/*
+	 * Snapshots (NULL when the backend has none).  Each returns 0 and
+	 * fills rep, or a positive errno with a sentence in rep->msg.  req
+	 * has been validated (names; snap non-empty except for list).
+	 */
+	int (*snap_create)(const struct vw_backend_ctx *,
+	    const struct vw_snap_req *, struct vw_snap_reply *);
+	int (*snap_list)(const struct vw_backend_ctx *,
+	    const struct vw_snap_req *, struct vw_snap_reply *);
+	int (*snap_delete)(const struct vw_backend_ctx *,
+	    const struct vw_snap_req *, struct vw_snap_reply *);
+	int (*snap_restore)(const struct vw_backend_ctx *,
+	    const struct vw_snap_req *, struct vw_snap_reply *);
 };
 
 /* backends/dir.c: persistent directories (local-persist semantics). */
 extern const struct vw_backend vw_backend_dir;
+/* backends/btrfs.c (or btrfs-disabled.c when libbtrfsutil is missing):
+ * subvolumes, qgroup limits, snapshots and clones. */
+extern const struct vw_backend vw_backend_btrfs;
 
 /* The backend for a configured type. */
 const struct vw_backend *vw_backend_get(enum vw_backend_type type);

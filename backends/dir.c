@@ -288,6 +288,8 @@ vw_backend_get(enum vw_backend_type type)
 	switch (type) {
 	case VW_BACKEND_DIR:
 		return &vw_backend_dir;
+	case VW_BACKEND_BTRFS:
+		return &vw_backend_btrfs;
 	}
 	return NULL;
 }

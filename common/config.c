@@ -120,6 +120,8 @@ vw_backend_name(enum vw_backend_type b)
 	switch (b) {
 	case VW_BACKEND_DIR:
 		return "dir";
+	case VW_BACKEND_BTRFS:
+		return "btrfs";
 	}
 	return "unknown";
 }
@@ -232,10 +234,20 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				return keyerr(err, errlen, source, key, "must be a string");
 			if (strcmp(v->u.string, "dir") == 0)
 				d->backend = VW_BACKEND_DIR;
+			else if (strcmp(v->u.string, "btrfs") == 0 && VW_BTRFS_BUILT)
+				d->backend = VW_BACKEND_BTRFS;
+			else if (strcmp(v->u.string, "btrfs") == 0)
+				return keyerr(err, errlen, source, key,
+				    "backend \"btrfs\" is not available: this "
+				    "volwarden was built without libbtrfsutil; "
+				    "install libbtrfsutil-dev and rebuild "
+				    "(./configure --with-btrfs), or use backend "
+				    "\"dir\"");
 			else
 				return keyerr(err, errlen, source, key,
 				    "backend \"%.40s\" is not available in this "
-				    "build; available: dir", v->u.string);
+				    "build; available: %s", v->u.string,
+				    VW_BTRFS_BUILT ? "dir, btrfs" : "dir");
 			have_backend = 1;
 		} else if (strcmp(k, "root") == 0) {
 			if (get_string(v, &d->root, source, key, err, errlen) < 0)
@@ -517,6 +529,13 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 		snprintf(key, sizeof(key), "drivers[%zu].root", i);
 		if (norm_abs(d->root, src, key, err, errlen) < 0)
 			return -1;
+		if (d->backend != VW_BACKEND_DIR && d->nallowed > 0) {
+			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots", i);
+			return keyerr(err, errlen, src, key, "only the dir backend "
+			    "places volumes under allowed roots; a %s volume "
+			    "always lives under the driver root %s",
+			    vw_backend_name(d->backend), d->root);
+		}
 		for (size_t j = 0; j < d->nallowed; j++) {
 			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots[%zu]",
 			    i, j);

@@ -14,16 +14,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Storage backends.  Only dir is built in this version. */
+/* Storage backends.  btrfs exists only in builds with libbtrfsutil
+ * (VW_BTRFS_BUILT); elsewhere the configuration refuses it. */
 enum vw_backend_type {
 	VW_BACKEND_DIR,
+	VW_BACKEND_BTRFS,
 };
 
 /* What Remove does with the data (driver key "on_remove"). */
 enum vw_on_remove {
 	VW_ON_REMOVE_KEEP,	/* leave the directory: local-persist semantics */
-	VW_ON_REMOVE_DELETE,	/* delete the directory tree */
-	VW_ON_REMOVE_ARCHIVE,	/* rename it aside to NAME.removed-TIMESTAMP */
+	VW_ON_REMOVE_DELETE,	/* delete the directory tree (btrfs: the
+				 * subvolume, nested ones and its snapshots) */
+	VW_ON_REMOVE_ARCHIVE,	/* dir: rename it aside to NAME.removed-TIMESTAMP;
+				 * btrfs: keep a read-only snapshot
+				 * removed-TIMESTAMP, delete the subvolume */
 };
 
 /* One Docker volume driver: a socket name bound to one backend. */

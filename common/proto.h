@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VW_PROTO_VERSION	1
+#define VW_PROTO_VERSION	2
 
 /* Longest volume name: Docker's local driver has none, we cap at 255 bytes
  * (a file name component, NAME_MAX in <linux/limits.h>). */
@@ -37,7 +37,11 @@
 	X(VOLUME_CREATE,	2)		\
 	X(VOLUME_REMOVE,	3)		\
 	X(VOLUME_MOUNT,		4)		\
-	X(VOLUME_UNMOUNT,	5)
+	X(VOLUME_UNMOUNT,	5)		\
+	X(VOLUME_SNAPSHOT_CREATE,  6)		\
+	X(VOLUME_SNAPSHOT_LIST,	   7)		\
+	X(VOLUME_SNAPSHOT_DELETE,  8)		\
+	X(VOLUME_SNAPSHOT_RESTORE, 9)
 
 enum vw_msg_type {
 #define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
@@ -72,32 +76,54 @@ struct vw_hello_reply {
 };
 _Static_assert(sizeof(struct vw_hello_reply) == 24, "vw_hello_reply layout");
 
-/* Bits of vw_volume_opts.flags: which options were given. */
+/* Bits of vw_volume_opts.flags: which options were given.  Which of them
+ * a backend accepts is the schema in common/options.c. */
 #define VW_OPT_UID		0x01u
 #define VW_OPT_GID		0x02u
 #define VW_OPT_MODE		0x04u
-#define VW_OPT_MOUNTPOINT	0x08u
-#define VW_OPT_ALL		0x0fu
+#define VW_OPT_MOUNTPOINT	0x08u	/* dir */
+#define VW_OPT_SIZE		0x10u	/* btrfs: qgroup limit */
+#define VW_OPT_FROM		0x20u	/* btrfs: clone of a volume or snapshot */
+#define VW_OPT_NOCOW		0x40u	/* btrfs: chattr +C (no value) */
+#define VW_OPT_COMPRESSION	0x80u	/* btrfs: btrfs.compression property */
+#define VW_OPT_ALL		0xffu
+
+/* Values of vw_volume_opts.compression (0 when the flag is clear). */
+enum vw_compression {
+	VW_COMPRESS_NONE = 0,
+	VW_COMPRESS_ZSTD = 1,
+	VW_COMPRESS_LZO = 2,
+	VW_COMPRESS_ZLIB = 3,
+};
+
+/* Longest "from" value: VOLUME or VOLUME@SNAPSHOT, including the NUL. */
+#define VW_FROM_MAX		(2 * (VW_NAME_MAX + 1))
 
 /* Validated volume options (docker volume create -o).  mountpoint is the
  * user's option value after vw_mountpoint_normalize(): absolute (under an
  * allowed root) or relative (under the driver root); the helper resolves
- * it itself.  uid/gid are ids, mode is permission bits (<= 07777). */
+ * it itself.  uid/gid are ids, mode is permission bits (<= 07777), size
+ * is bytes, from is "VOLUME" or "VOLUME@SNAPSHOT" (both parts follow the
+ * volume name rule).  A field whose flag is clear is all zero. */
 struct vw_volume_opts {
 	uint32_t	flags;
 	uint32_t	uid;
 	uint32_t	gid;
 	uint32_t	mode;
+	uint64_t	size;
+	uint32_t	compression;	/* enum vw_compression */
+	uint32_t	reserved;	/* zero */
+	char		from[VW_FROM_MAX];
 	char		mountpoint[VW_PATH_MAX];
 };
-_Static_assert(sizeof(struct vw_volume_opts) == 16 + VW_PATH_MAX, "vw_volume_opts layout");
+_Static_assert(sizeof(struct vw_volume_opts) == 32 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_opts layout");
 
 /* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT request. */
 struct vw_volume_req {
 	char			name[VW_NAME_MAX + 1];	/* NUL-terminated */
 	struct vw_volume_opts	opts;			/* as given at Create */
 };
-_Static_assert(sizeof(struct vw_volume_req) == 256 + 16 + VW_PATH_MAX, "vw_volume_req layout");
+_Static_assert(sizeof(struct vw_volume_req) == 256 + 32 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_req layout");
 
 /* Reply to every volume request.  err is 0 or a positive errno; on error
  * msg is a sentence for the user.  On success path is the absolute
@@ -110,8 +136,57 @@ struct vw_volume_reply {
 };
 _Static_assert(sizeof(struct vw_volume_reply) == 8 + VW_PATH_MAX + VW_ERRMSG_MAX, "vw_volume_reply layout");
 
+/* Bits of vw_snap_req.flags. */
+#define VW_SNAP_FORCE		0x01u	/* RESTORE: the frontend allows it while mounted */
+
+/*
+ * VOLUME_SNAPSHOT_CREATE / LIST / DELETE / RESTORE request.  name is the
+ * volume, snap the snapshot (both follow the volume name rule; snap is
+ * empty for LIST).  offset is the index of the first entry LIST returns
+ * (entries are sorted by name); zero otherwise.  size is, for RESTORE,
+ * the volume's size option in bytes (the restored subvolume gets the
+ * same qgroup limit), else zero.
+ */
+struct vw_snap_req {
+	char		name[VW_NAME_MAX + 1];
+	char		snap[VW_NAME_MAX + 1];
+	uint32_t	flags;
+	uint32_t	offset;
+	uint64_t	size;
+};
+_Static_assert(sizeof(struct vw_snap_req) == 2 * 256 + 16, "vw_snap_req layout");
+
+/* One snapshot in a LIST reply: its name and creation time (the
+ * subvolume's otime, Unix seconds). */
+struct vw_snap_entry {
+	char		name[VW_NAME_MAX + 1];
+	int64_t		created;
+};
+_Static_assert(sizeof(struct vw_snap_entry) == 256 + 8, "vw_snap_entry layout");
+
+/* Entries in one LIST reply; ask again with a larger offset for more. */
+#define VW_SNAP_LIST_MAX	15
+
+/* Reply to every snapshot request.  err is 0 or a positive errno with a
+ * sentence in msg.  LIST: total snapshots of the volume, count entries
+ * from the request's offset.  CREATE and RESTORE: entries[0] names the
+ * snapshot made (RESTORE: the one keeping the pre-restore state). */
+struct vw_snap_reply {
+	int32_t			err;
+	uint32_t		total;
+	uint32_t		count;
+	uint32_t		reserved;
+	struct vw_snap_entry	entries[VW_SNAP_LIST_MAX];
+	char			msg[VW_ERRMSG_MAX];
+};
+_Static_assert(sizeof(struct vw_snap_reply) == 16 + 15 * 264 + VW_ERRMSG_MAX, "vw_snap_reply layout");
+
 /* Largest message on the wire (header + biggest payload). */
-#define VW_MSG_MAX	(sizeof(struct vw_msg_hdr) + sizeof(struct vw_volume_reply))
+#define VW_MSG_MAX	(sizeof(struct vw_msg_hdr) + sizeof(struct vw_volume_req))
+_Static_assert(sizeof(struct vw_volume_req) >= sizeof(struct vw_volume_reply) &&
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_reply) &&
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_req),
+    "VW_MSG_MAX covers every payload");
 
 /* The message type's name for logs ("VOLUME_CREATE", "HELLO reply"), or
  * "unknown".  Returns a static string. */

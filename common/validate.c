@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/options.h"
 #include "common/validate.h"
 
 static int
@@ -63,108 +64,6 @@ vw_name_field_valid(const char *field, size_t size)
 		if (*p != '\0')
 			return -1;
 	return vw_name_valid(field, (size_t)(nul - field), err, sizeof(err));
-}
-
-const char *
-vw_opt_names(void)
-{
-	return "mountpoint, uid, gid, mode";
-}
-
-/* Parse a decimal id (uid or gid) in [0, 2^32 - 2]. */
-static int
-parse_id(const char *v, size_t len, uint32_t *out)
-{
-	char buf[16], *end;
-	unsigned long long n;
-
-	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '9')
-		return -1;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	errno = 0;
-	n = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || n >= UINT32_MAX)
-		return -1;
-	*out = (uint32_t)n;
-	return 0;
-}
-
-static int
-parse_mode(const char *v, size_t len, uint32_t *out)
-{
-	char buf[8], *end;
-	unsigned long n;
-
-	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '7')
-		return -1;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	errno = 0;
-	n = strtoul(buf, &end, 8);
-	if (errno != 0 || *end != '\0' || n > 07777)
-		return -1;
-	*out = (uint32_t)n;
-	return 0;
-}
-
-int
-vw_opt_parse(const char *key, size_t keylen, const char *value,
-    size_t valuelen, struct vw_volume_opts *opts, char *err, size_t errlen)
-{
-#define KEYIS(s) (keylen == sizeof(s) - 1 && memcmp(key, s, keylen) == 0)
-	if (memchr(key, '\0', keylen) != NULL || memchr(value, '\0', valuelen) != NULL) {
-		snprintf(err, errlen, "volume options must not contain NUL bytes");
-		return -1;
-	}
-	if (KEYIS("uid") || KEYIS("gid")) {
-		uint32_t id, bit = KEYIS("uid") ? VW_OPT_UID : VW_OPT_GID;
-
-		if (parse_id(value, valuelen, &id) < 0) {
-			snprintf(err, errlen, "option %s: expected a numeric id "
-			    "from 0 to 4294967294, got \"%.*s\"", bit == VW_OPT_UID ?
-			    "uid" : "gid", (int)(valuelen > 32 ? 32 : valuelen), value);
-			return -1;
-		}
-		opts->flags |= bit;
-		if (bit == VW_OPT_UID)
-			opts->uid = id;
-		else
-			opts->gid = id;
-		return 0;
-	}
-	if (KEYIS("mode")) {
-		if (parse_mode(value, valuelen, &opts->mode) < 0) {
-			snprintf(err, errlen, "option mode: expected octal "
-			    "permission bits such as 0750 (at most 07777), got "
-			    "\"%.*s\"", (int)(valuelen > 32 ? 32 : valuelen), value);
-			return -1;
-		}
-		opts->flags |= VW_OPT_MODE;
-		return 0;
-	}
-	if (KEYIS("mountpoint")) {
-		char tmp[VW_PATH_MAX], why[256];
-
-		if (valuelen >= sizeof(tmp)) {
-			snprintf(err, errlen, "option mountpoint: the path is "
-			    "longer than %d bytes", VW_PATH_MAX - 1);
-			return -1;
-		}
-		memcpy(tmp, value, valuelen);
-		tmp[valuelen] = '\0';
-		if (vw_mountpoint_normalize(tmp, opts->mountpoint,
-		    sizeof(opts->mountpoint), why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "option mountpoint: %s", why);
-			return -1;
-		}
-		opts->flags |= VW_OPT_MOUNTPOINT;
-		return 0;
-	}
-	snprintf(err, errlen, "unknown option \"%.*s\"; valid options are: %s",
-	    (int)(keylen > 64 ? 64 : keylen), key, vw_opt_names());
-	return -1;
-#undef KEYIS
 }
 
 int
@@ -315,6 +214,36 @@ vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 		    sizeof(opts->mountpoint) - nul)) != 0) {
 			snprintf(err, errlen, "bytes after the mountpoint's "
 			    "NUL are not zero");
+			return -1;
+		}
+	}
+	if (opts->reserved != 0 ||
+	    ((opts->flags & VW_OPT_SIZE) ? (opts->size < VW_SIZE_MIN ||
+	    opts->size > VW_SIZE_MAX) : opts->size != 0)) {
+		snprintf(err, errlen, "size out of range");
+		return -1;
+	}
+	if (opts->compression > VW_COMPRESS_ZLIB ||
+	    (!(opts->flags & VW_OPT_COMPRESSION) && opts->compression != 0)) {
+		snprintf(err, errlen, "compression out of range");
+		return -1;
+	}
+	{
+		static const char zeros[sizeof(opts->from)];
+		const char *nul = memchr(opts->from, '\0', sizeof(opts->from));
+		char vol[VW_NAME_MAX + 1], snap[VW_NAME_MAX + 1];
+
+		if (nul == NULL || memcmp(nul, zeros, (size_t)(opts->from +
+		    sizeof(opts->from) - nul)) != 0) {
+			snprintf(err, errlen, "from is not NUL-terminated and "
+			    "zero-padded");
+			return -1;
+		}
+		if ((opts->flags & VW_OPT_FROM) ?
+		    vw_from_split(opts->from, vol, snap) < 0 :
+		    opts->from[0] != '\0') {
+			snprintf(err, errlen, "from is invalid or given without "
+			    "its flag");
 			return -1;
 		}
 	}

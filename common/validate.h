@@ -22,17 +22,8 @@ int vw_name_valid(const char *name, size_t len, char *err, size_t errlen);
  * (the helper's view): the field must contain a NUL. */
 int vw_name_field_valid(const char *field, size_t size);
 
-/*
- * Parse one Docker volume option (key=value strings from -o, see
- * docs/docker-volume-protocol.md section 11) for the dir backend into
- * *opts.  Returns 0, or -1 with a sentence in err naming the option and,
- * for an unknown key, listing the valid ones.
- */
-int vw_opt_parse(const char *key, size_t keylen, const char *value,
-    size_t valuelen, struct vw_volume_opts *opts, char *err, size_t errlen);
-
-/* The comma-separated list of valid option names, for messages. */
-const char *vw_opt_names(void);
+/* Option parsing (vw_opt_parse etc.) is in common/options.h. */
+#include "common/options.h"
 
 /*
  * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
@@ -59,9 +50,12 @@ int vw_mountpoint_normalize(const char *in, char *out, size_t outlen,
 const char *vw_path_beneath(const char *root, const char *path);
 
 /*
- * Re-check a received options struct (the helper's side): flags known,
- * mode <= 07777, uid/gid not (uid_t)-1, mountpoint NUL-terminated and
- * normal when flagged, and all-zero when not.  Returns 0 or -1 with a
+ * Re-check a received options struct (the helper's side, and state
+ * replay): flags known, mode <= 07777, uid/gid not (uid_t)-1, size within
+ * VW_SIZE_MIN..VW_SIZE_MAX, compression a known value, from a valid
+ * VOLUME[@SNAPSHOT], mountpoint normal; every field whose flag is clear
+ * all zero, and strings NUL-terminated and zero-padded.  Which options a
+ * backend takes is vw_opts_check_backend's job.  Returns 0 or -1 with a
  * reason in err.
  */
 int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);

@@ -52,6 +52,23 @@ out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 		out_key(o, &n, "mountpoint");
 		fe_out_cstr(o, v->mountpoint_opt);
 	}
+	if (v->flags & VW_OPT_SIZE) {
+		out_key(o, &n, "size");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)v->size), num));
+	}
+	if (v->from_opt != NULL) {
+		out_key(o, &n, "from");
+		fe_out_cstr(o, v->from_opt);
+	}
+	if (v->flags & VW_OPT_NOCOW) {
+		out_key(o, &n, "nocow");
+		fe_out_cstr(o, "true");
+	}
+	if (v->flags & VW_OPT_COMPRESSION) {
+		out_key(o, &n, "compression");
+		fe_out_cstr(o, vw_compression_name(v->compression));
+	}
 	if (v->flags & VW_OPT_UID) {
 		out_key(o, &n, "uid");
 		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->uid), num));
@@ -338,12 +355,17 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		for (size_t i = 0; i < dreq.nopts; i++) {
-			if (vw_opt_parse(dreq.opts[i].key, dreq.opts[i].key_len,
-			    dreq.opts[i].value, dreq.opts[i].value_len, opts, err,
-			    sizeof(err)) < 0) {
+			if (vw_opt_parse_backend(drv->d->backend, dreq.opts[i].key,
+			    dreq.opts[i].key_len, dreq.opts[i].value,
+			    dreq.opts[i].value_len, opts, err, sizeof(err)) < 0) {
 				fe_reply_err(req, 200, "volume %s: %s", dreq.name, err);
 				goto out;
 			}
+		}
+		if (vw_opts_check_backend(drv->d->backend, opts, err,
+		    sizeof(err)) < 0) {
+			fe_reply_err(req, 200, "volume %s: %s", dreq.name, err);
+			goto out;
 		}
 		fe_op_submit(drv, req, VW_OP_CREATE, &dreq, opts);
 		break;

@@ -137,6 +137,9 @@ struct vw_volume {
 	struct vw_volume *pnext;	/* path hash chain */
 	char		*path;		/* directory (Docker Mountpoint) */
 	char		*mountpoint_opt;	/* the option as given, or NULL */
+	char		*from_opt;	/* btrfs "from" as given, or NULL */
+	uint64_t	 size;		/* btrfs "size", bytes, or 0 */
+	uint32_t	 compression;	/* btrfs "compression" (vw_compression) */
 	struct vw_mount	*mounts;
 	int64_t		 created;	/* Unix seconds */
 	uint32_t	 flags, uid, gid, mode;	/* as vw_volume_opts */
@@ -249,14 +252,47 @@ int hc_attach(struct vw_drv *drv);
 typedef void (*hc_cb)(void *arg, const struct vw_volume_reply *rep);
 int hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
     const struct vw_volume_opts *opts, hc_cb cb, void *arg);
+/* Ask the helper for a VOLUME_SNAPSHOT_* request; cb runs with the reply
+ * (valid only during the call).  Returns 0, or -1 if it cannot be sent. */
+typedef void (*hc_snap_cb)(void *arg, const struct vw_snap_reply *rep);
+int hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *req,
+    hc_snap_cb cb, void *arg);
 
 /* --------------------------------------------------------------- ops.c */
-enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT };
+enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,
+	VW_OP_SNAPSHOT };
 /* Run a state-changing request, serialised per volume name.  Takes
  * ownership of the decoded request. */
 void fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
     enum vw_op_kind kind, struct vw_dreq *dreq,
     const struct vw_volume_opts *opts);
+/*
+ * Snapshot operations of a btrfs driver's volume, for the admin API (no
+ * Docker endpoint carries them).  Each is serialised with the volume's
+ * other requests like a Create or Mount.  cb runs exactly once, from the
+ * event loop or (for a request refused at once) before the function
+ * returns, with the helper's reply or one the frontend made: err 0, or a
+ * positive errno with a sentence in msg naming the volume.  The reply
+ * is valid only during the call.
+ *   create: a read-only snapshot SNAP of VOLUME; entries[0] is it.
+ *   list: up to VW_SNAP_LIST_MAX snapshots (name, creation time) from
+ *     index offset, sorted by name; total is the number there are.
+ *   delete: the snapshot SNAP.
+ *   restore: VOLUME becomes a writable copy of SNAP; the state before is
+ *     kept as snapshot entries[0] (pre-restore-TIMESTAMP).  Refused
+ *     while the volume is mounted unless force is set (running
+ *     containers then keep the old data until they restart).
+ * Returns 0, or -1 only if out of memory (cb is not called then).
+ */
+typedef void (*fe_snap_cb)(void *arg, const struct vw_snap_reply *rep);
+int fe_snapshot_create(struct vw_drv *drv, const char *volume,
+    const char *snap, fe_snap_cb cb, void *arg);
+int fe_snapshot_list(struct vw_drv *drv, const char *volume, uint32_t offset,
+    fe_snap_cb cb, void *arg);
+int fe_snapshot_delete(struct vw_drv *drv, const char *volume,
+    const char *snap, fe_snap_cb cb, void *arg);
+int fe_snapshot_restore(struct vw_drv *drv, const char *volume,
+    const char *snap, int force, fe_snap_cb cb, void *arg);
 /* Apply a replayed record to the registries (store replay callback). */
 int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen);

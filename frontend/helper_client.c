@@ -24,10 +24,35 @@ struct vw_hc_pending {
 	struct vw_hc_pending	*next;
 	uint64_t		 id;
 	uint32_t		 type;
-	hc_cb			 cb;
+	hc_cb			 cb;	/* volume requests */
+	hc_snap_cb		 scb;	/* snapshot requests */
 	void			*arg;
-	struct vw_volume_req	*req;	/* until sent */
+	void			*req;	/* until sent */
+	size_t			 reqlen;
 };
+
+/* Snapshot requests get a vw_snap_reply, volume requests a vw_volume_reply. */
+static int
+is_snap_type(uint32_t type)
+{
+	return type >= VW_MSG_VOLUME_SNAPSHOT_CREATE &&
+	    type <= VW_MSG_VOLUME_SNAPSHOT_RESTORE;
+}
+
+/* A snapshot reply the frontend can use: terminated strings, counts in
+ * range, err not negative. */
+static int
+snap_reply_ok(const struct vw_snap_reply *rep)
+{
+	if (rep->err < 0 || rep->count > VW_SNAP_LIST_MAX ||
+	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL)
+		return 0;
+	for (uint32_t i = 0; i < rep->count; i++)
+		if (memchr(rep->entries[i].name, '\0',
+		    sizeof(rep->entries[i].name)) == NULL)
+			return 0;
+	return 1;
+}
 
 int
 hc_spawn(struct vw_drv *drv, const char *helper_path,
@@ -156,12 +181,29 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 		p = h->head;
 		if (p == NULL || p->req != NULL || hdr.id != p->id ||
 		    hdr.type != (p->type | VW_MSG_REPLY) ||
-		    hdr.len != sizeof(struct vw_volume_reply)) {
+		    hdr.len != (is_snap_type(p->type) ?
+		    sizeof(struct vw_snap_reply) : sizeof(struct vw_volume_reply))) {
 			log_warnx("%s: protocol violation: unexpected %s (id %"
 			    PRIu64 ", length %u)", __func__, vw_msg_name(hdr.type),
 			    hdr.id, hdr.len);
 			helper_gone(drv, "broke the protocol");
 			return;
+		}
+		if (is_snap_type(p->type)) {
+			struct vw_snap_reply *srep = payload;
+
+			if (!snap_reply_ok(srep)) {
+				log_warnx("%s: protocol violation: malformed %s",
+				    __func__, vw_msg_name(hdr.type));
+				helper_gone(drv, "broke the protocol");
+				return;
+			}
+			h->head = p->next;
+			if (h->head == NULL)
+				h->tail = NULL;
+			p->scb(p->arg, srep);
+			free(p);
+			continue;
 		}
 		rep = payload;
 		if (memchr(rep->path, '\0', sizeof(rep->path)) == NULL ||
@@ -188,7 +230,7 @@ hc_flush(struct vw_drv *drv)
 	struct vw_hc_pending *p;
 
 	while ((p = h->unsent) != NULL) {
-		if (vw_msg_send(h->fd, p->type, p->id, p->req, sizeof(*p->req),
+		if (vw_msg_send(h->fd, p->type, p->id, p->req, p->reqlen,
 		    -1) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (event_add(h->wev, NULL) < 0)
@@ -232,27 +274,17 @@ hc_attach(struct vw_drv *drv)
 	return 0;
 }
 
-int
-hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
-    const struct vw_volume_opts *opts, hc_cb cb, void *arg)
+/* Queue p (its req, reqlen, type, callbacks set) and send it if the
+ * channel has room.  Frees p and returns -1 on a send error. */
+static int
+hc_submit(struct vw_drv *drv, struct vw_hc_pending *p, const char *name)
 {
 	struct vw_helper *h = &drv->helper;
-	struct vw_hc_pending *p = malloc(sizeof(*p));
-	struct vw_volume_req *req = calloc(1, sizeof(*req));
+	uint32_t type = p->type;
+	void *req = p->req;
 
-	if (p == NULL || req == NULL) {
-		free(p);
-		free(req);
-		return -1;
-	}
-	snprintf(req->name, sizeof(req->name), "%s", name);
-	req->opts = *opts;
 	p->id = h->next_id++;
-	p->type = type;
-	p->cb = cb;
-	p->arg = arg;
 	p->next = NULL;
-	p->req = req;
 	/*
 	 * The channel's send buffer holds some 25 requests.  Beyond that
 	 * (EAGAIN), requests wait here in order and hc_flush sends them as
@@ -260,7 +292,7 @@ hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
 	 * requests.  Any other error fails this one request.
 	 */
 	if (h->unsent == NULL) {
-		if (vw_msg_send(h->fd, type, p->id, req, sizeof(*req), -1) == 0) {
+		if (vw_msg_send(h->fd, type, p->id, req, p->reqlen, -1) == 0) {
 			free(req);
 			p->req = NULL;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -280,4 +312,47 @@ hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
 		h->head = p;
 	h->tail = p;
 	return 0;
+}
+
+int
+hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
+    const struct vw_volume_opts *opts, hc_cb cb, void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+	struct vw_volume_req *req = calloc(1, sizeof(*req));
+
+	if (p == NULL || req == NULL) {
+		free(p);
+		free(req);
+		return -1;
+	}
+	snprintf(req->name, sizeof(req->name), "%s", name);
+	req->opts = *opts;
+	p->type = type;
+	p->cb = cb;
+	p->arg = arg;
+	p->req = req;
+	p->reqlen = sizeof(*req);
+	return hc_submit(drv, p, name);
+}
+
+int
+hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *sreq,
+    hc_snap_cb cb, void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+	struct vw_snap_req *req = malloc(sizeof(*req));
+
+	if (p == NULL || req == NULL) {
+		free(p);
+		free(req);
+		return -1;
+	}
+	*req = *sreq;
+	p->type = type;
+	p->scb = cb;
+	p->arg = arg;
+	p->req = req;
+	p->reqlen = sizeof(*req);
+	return hc_submit(drv, p, req->name);
 }

@@ -12,6 +12,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ struct vw_op {
 	uint32_t		 count;		/* new count for the mount ID */
 	int			 reserved;	/* create: path claimed in busy list */
 	char			 path[VW_PATH_MAX];
+	/* VW_OP_SNAPSHOT: what to ask, and whom to tell (req is NULL). */
+	uint32_t		 snap_type;
+	struct vw_snap_req	 snap;
+	fe_snap_cb		 snap_cb;
+	void			*snap_arg;
 };
 
 static void op_run(struct vw_op *op);
@@ -47,7 +53,7 @@ static const char *
 kind_name(enum vw_op_kind k)
 {
 	static const char *const names[] = { "create", "remove", "mount",
-	    "unmount" };
+	    "unmount", "snapshot" };
 
 	return names[k];
 }
@@ -102,7 +108,10 @@ same_opts(const struct vw_volume *v, const struct vw_volume_opts *o)
 
 	vw_volume_opts_of(v, &cur);
 	return cur.flags == o->flags && cur.uid == o->uid && cur.gid == o->gid &&
-	    cur.mode == o->mode && strcmp(cur.mountpoint, o->mountpoint) == 0;
+	    cur.mode == o->mode && cur.size == o->size &&
+	    cur.compression == o->compression &&
+	    strcmp(cur.from, o->from) == 0 &&
+	    strcmp(cur.mountpoint, o->mountpoint) == 0;
 }
 
 struct nest_scan {
@@ -494,6 +503,156 @@ op_mount(struct vw_op *op)
 	}
 }
 
+/* ---------------------------------------------------------- snapshots */
+
+/* Answer a snapshot op with a frontend-made error. */
+static void __attribute__((format(printf, 3, 4)))
+snap_fail(struct vw_op *op, int err, const char *fmt, ...)
+{
+	struct vw_snap_reply *rep = calloc(1, sizeof(*rep));
+	va_list ap;
+
+	if (rep == NULL)
+		fatalx("out of memory answering a snapshot request");
+	rep->err = err;
+	va_start(ap, fmt);
+	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
+	va_end(ap);
+	op->snap_cb(op->snap_arg, rep);
+	free(rep);
+}
+
+static void
+snap_done(void *arg, const struct vw_snap_reply *rep)
+{
+	struct vw_op *op = arg;
+
+	op->snap_cb(op->snap_arg, rep);
+	op_finish(op);
+}
+
+static void
+op_snapshot(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+
+	if (drv->d->backend != VW_BACKEND_BTRFS) {
+		snap_fail(op, EOPNOTSUPP, "volume %s: driver %s (backend %s) has "
+		    "no snapshots; use a driver with backend btrfs", op->dreq.name,
+		    drv->d->name, vw_backend_name(drv->d->backend));
+		op_finish(op);
+		return;
+	}
+	if (v == NULL) {
+		snap_fail(op, ENOENT, "volume %s does not exist in driver %s",
+		    op->dreq.name, drv->d->name);
+		op_finish(op);
+		return;
+	}
+	if (op->snap_type == VW_MSG_VOLUME_SNAPSHOT_RESTORE) {
+		if (v->total > 0 && !(op->snap.flags & VW_SNAP_FORCE)) {
+			snap_fail(op, EBUSY, "volume %s is in use (%u mount "
+			    "reference%s); stop the containers that use it, or "
+			    "force the restore (they keep the old data until "
+			    "restarted)", op->dreq.name, v->total,
+			    v->total == 1 ? "" : "s");
+			op_finish(op);
+			return;
+		}
+		if (v->flags & VW_OPT_SIZE)
+			op->snap.size = v->size;
+	}
+	if (hc_snapshot(drv, op->snap_type, &op->snap, snap_done, op) < 0) {
+		snap_fail(op, EAGAIN, "volume %s: the privileged helper did not "
+		    "accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+/* Check the names, then queue the op like a Docker request. */
+static int
+snap_submit(struct vw_drv *drv, uint32_t type, const char *volume,
+    const char *snap, uint32_t flags, uint32_t offset, fe_snap_cb cb,
+    void *arg)
+{
+	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
+	char why[256];
+
+	if (op == NULL)
+		return -1;
+	op->drv = drv;
+	op->kind = VW_OP_SNAPSHOT;
+	op->snap_type = type;
+	op->snap_cb = cb;
+	op->snap_arg = arg;
+	op->snap.flags = flags;
+	op->snap.offset = offset;
+	if (vw_name_valid(volume, strlen(volume), why, sizeof(why)) < 0 ||
+	    (snap != NULL && vw_name_valid(snap, strlen(snap), why,
+	    sizeof(why)) < 0)) {
+		op->snap_cb = cb;
+		snap_fail(op, EINVAL, "%s", why);
+		free(op);
+		return 0;
+	}
+	snprintf(op->snap.name, sizeof(op->snap.name), "%s", volume);
+	if (snap != NULL)
+		snprintf(op->snap.snap, sizeof(op->snap.snap), "%s", snap);
+	if ((op->dreq.name = strdup(volume)) == NULL) {
+		free(op);
+		return -1;
+	}
+	op->dreq.name_len = strlen(volume);
+	for (busy = drv->busy; busy != NULL; busy = busy->next)
+		if (strcmp(busy->dreq.name, op->dreq.name) == 0)
+			break;
+	if (busy != NULL) {
+		if (busy->wait_tail != NULL)
+			busy->wait_tail->wnext = op;
+		else
+			busy->wait_head = op;
+		busy->wait_tail = op;
+		return 0;
+	}
+	op->next = drv->busy;
+	drv->busy = op;
+	op_run(op);
+	return 0;
+}
+
+int
+fe_snapshot_create(struct vw_drv *drv, const char *volume, const char *snap,
+    fe_snap_cb cb, void *arg)
+{
+	return snap_submit(drv, VW_MSG_VOLUME_SNAPSHOT_CREATE, volume, snap, 0,
+	    0, cb, arg);
+}
+
+int
+fe_snapshot_list(struct vw_drv *drv, const char *volume, uint32_t offset,
+    fe_snap_cb cb, void *arg)
+{
+	return snap_submit(drv, VW_MSG_VOLUME_SNAPSHOT_LIST, volume, NULL, 0,
+	    offset, cb, arg);
+}
+
+int
+fe_snapshot_delete(struct vw_drv *drv, const char *volume, const char *snap,
+    fe_snap_cb cb, void *arg)
+{
+	return snap_submit(drv, VW_MSG_VOLUME_SNAPSHOT_DELETE, volume, snap, 0,
+	    0, cb, arg);
+}
+
+int
+fe_snapshot_restore(struct vw_drv *drv, const char *volume, const char *snap,
+    int force, fe_snap_cb cb, void *arg)
+{
+	return snap_submit(drv, VW_MSG_VOLUME_SNAPSHOT_RESTORE, volume, snap,
+	    force ? VW_SNAP_FORCE : 0, 0, cb, arg);
+}
+
 static void
 op_run(struct vw_op *op)
 {
@@ -509,6 +668,9 @@ op_run(struct vw_op *op)
 	case VW_OP_MOUNT:
 	case VW_OP_UNMOUNT:
 		op_mount(op);
+		break;
+	case VW_OP_SNAPSHOT:
+		op_snapshot(op);
 		break;
 	}
 }

@@ -131,6 +131,7 @@ free_volume(struct vw_volume *v)
 	}
 	free(v->path);
 	free(v->mountpoint_opt);
+	free(v->from_opt);
 	free(v);
 }
 
@@ -149,9 +150,13 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 	v->uid = opts->uid;
 	v->gid = opts->gid;
 	v->mode = opts->mode;
+	v->size = opts->size;
+	v->compression = opts->compression;
 	if ((v->path = strdup(path)) == NULL ||
 	    ((opts->flags & VW_OPT_MOUNTPOINT) &&
-	    (v->mountpoint_opt = strdup(opts->mountpoint)) == NULL)) {
+	    (v->mountpoint_opt = strdup(opts->mountpoint)) == NULL) ||
+	    ((opts->flags & VW_OPT_FROM) &&
+	    (v->from_opt = strdup(opts->from)) == NULL)) {
 		free_volume(v);
 		return NULL;
 	}
@@ -238,6 +243,10 @@ vw_volume_opts_of(const struct vw_volume *v, struct vw_volume_opts *opts)
 	opts->uid = v->uid;
 	opts->gid = v->gid;
 	opts->mode = v->mode;
+	opts->size = v->size;
+	opts->compression = v->compression;
+	if (v->from_opt != NULL)
+		snprintf(opts->from, sizeof(opts->from), "%s", v->from_opt);
 	if (v->mountpoint_opt != NULL)
 		snprintf(opts->mountpoint, sizeof(opts->mountpoint), "%s",
 		    v->mountpoint_opt);

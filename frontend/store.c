@@ -38,6 +38,9 @@
 #define MAGIC_LEN	8
 #define REC_HDR		8
 #define PAYLOAD_MAX	(16 * 1024)
+/* VOLUME_PUT flags after which size (u64), compression (u32) and from
+ * (string) follow the directory; see doc/design.md, "State". */
+#define OPT_EXTRA	(VW_OPT_SIZE | VW_OPT_FROM | VW_OPT_COMPRESSION)
 /* Longest a commit waits for records announced with vw_store_hold: about
  * one fdatasync, so a slow helper costs little and a stuck one cannot
  * stall the records of other requests. */
@@ -146,6 +149,14 @@ encode(struct enc *e, const struct vw_record *rec)
 		put_u32(e, rec->opts->mode);
 		put_str(e, rec->opts->mountpoint);
 		put_str(e, rec->path);
+		/* Options with values beyond the first version's follow
+		 * only when given, so dir records keep their old bytes. */
+		if (rec->opts->flags & OPT_EXTRA) {
+			c = htole64(rec->opts->size);
+			put(e, &c, 8);
+			put_u32(e, rec->opts->compression);
+			put_str(e, rec->opts->from);
+		}
 		break;
 	case VW_REC_VOLUME_DEL:
 		break;
@@ -257,6 +268,12 @@ decode(const unsigned char *p, size_t len, struct decoded *out)
 		out->opts.mode = get_u32(&d);
 		get_str(&d, out->opts.mountpoint, sizeof(out->opts.mountpoint));
 		get_str(&d, out->path, sizeof(out->path));
+		if (out->opts.flags & OPT_EXTRA) {
+			get(&d, &c, 8);
+			out->opts.size = le64toh(c);
+			out->opts.compression = get_u32(&d);
+			get_str(&d, out->opts.from, sizeof(out->opts.from));
+		}
 		if (d.bad || vw_opts_check(&out->opts, why, sizeof(why)) < 0 ||
 		    out->path[0] != '/')
 			return -1;

@@ -36,6 +36,10 @@ static void ph_volume_create(struct ph *, uint64_t, const void *);
 static void ph_volume_remove(struct ph *, uint64_t, const void *);
 static void ph_volume_mount(struct ph *, uint64_t, const void *);
 static void ph_volume_unmount(struct ph *, uint64_t, const void *);
+static void ph_snapshot_create(struct ph *, uint64_t, const void *);
+static void ph_snapshot_list(struct ph *, uint64_t, const void *);
+static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
+static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -48,6 +52,10 @@ static const struct {
 	{ VW_MSG_VOLUME_REMOVE,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_remove },
 	{ VW_MSG_VOLUME_MOUNT,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_mount },
 	{ VW_MSG_VOLUME_UNMOUNT, sizeof(struct vw_volume_req), PH_READY, ph_volume_unmount },
+	{ VW_MSG_VOLUME_SNAPSHOT_CREATE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_create },
+	{ VW_MSG_VOLUME_SNAPSHOT_LIST,	  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_list },
+	{ VW_MSG_VOLUME_SNAPSHOT_DELETE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_delete },
+	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
 };
 
 #define violation(type, len, ...) do {					\
@@ -92,6 +100,36 @@ ph_hello(struct ph *ph, uint64_t id, const void *payload)
 	send_reply(ph, VW_MSG_HELLO, id, &r, sizeof(r));
 }
 
+/* A snapshot request: valid volume and snapshot names (the snapshot
+ * empty for LIST and only there), known flags (FORCE only for RESTORE),
+ * offset only for LIST, size only for RESTORE and in range. */
+static int
+check_snap_req(uint32_t type, const struct vw_snap_req *req, char *why,
+    size_t whylen)
+{
+	int list = type == VW_MSG_VOLUME_SNAPSHOT_LIST;
+	int restore = type == VW_MSG_VOLUME_SNAPSHOT_RESTORE;
+	static const char zeros[sizeof(req->snap)];
+
+	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0) {
+		snprintf(why, whylen, "invalid volume name");
+		return -1;
+	}
+	if (list ? memcmp(req->snap, zeros, sizeof(zeros)) != 0 :
+	    vw_name_field_valid(req->snap, sizeof(req->snap)) < 0) {
+		snprintf(why, whylen, "invalid snapshot name");
+		return -1;
+	}
+	if ((req->flags & ~(restore ? VW_SNAP_FORCE : 0u)) != 0 ||
+	    (!list && req->offset != 0) ||
+	    (restore ? (req->size != 0 && (req->size < VW_SIZE_MIN ||
+	    req->size > VW_SIZE_MAX)) : req->size != 0)) {
+		snprintf(why, whylen, "invalid flags, offset or size");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Everything about a message that can be checked without acting on it:
  * the type is in the table, it is allowed in state, the length is exactly
@@ -128,6 +166,8 @@ ph_check_message(const struct vw_msg_hdr *hdr, const void *payload,
 	}
 	if (hdr->type == VW_MSG_HELLO)
 		return 0;	/* ph_hello compares it with our own config */
+	if (ph_table[i].size == sizeof(struct vw_snap_req))
+		return check_snap_req(hdr->type, payload, why, whylen);
 	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0) {
 		snprintf(why, whylen, "invalid volume name");
 		return -1;
@@ -163,6 +203,56 @@ volume_op(struct ph *ph, uint32_t type, uint64_t id, const void *payload,
 	send_reply(ph, type, id, rep, sizeof(*rep));
 	free(req);
 	free(rep);
+}
+
+/* Snapshot requests: decode, (validated by ph_check_message), act. */
+static void
+snap_op(struct ph *ph, uint32_t type, uint64_t id, const void *payload,
+    int (*op)(const struct vw_backend_ctx *, const struct vw_snap_req *,
+    struct vw_snap_reply *))
+{
+	struct vw_snap_req req;
+	struct vw_snap_reply *rep;
+
+	memcpy(&req, payload, sizeof(req));
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+		fatal("allocating a reply");
+	if (op == NULL) {
+		rep->err = EOPNOTSUPP;
+		snprintf(rep->msg, sizeof(rep->msg), "driver %s (backend %s) "
+		    "has no snapshots; use a btrfs driver", ph->ctx->driver->name,
+		    ph->be->name);
+	} else
+		rep->err = op(ph->ctx, &req, rep);
+	if (rep->err != 0)
+		log_warnx("%s %s%s%s: %s", vw_msg_name(type), req.name,
+		    req.snap[0] ? "@" : "", req.snap, rep->msg);
+	send_reply(ph, type, id, rep, sizeof(*rep));
+	free(rep);
+}
+
+static void
+ph_snapshot_create(struct ph *ph, uint64_t id, const void *p)
+{
+	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_CREATE, id, p, ph->be->snap_create);
+}
+
+static void
+ph_snapshot_list(struct ph *ph, uint64_t id, const void *p)
+{
+	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_LIST, id, p, ph->be->snap_list);
+}
+
+static void
+ph_snapshot_delete(struct ph *ph, uint64_t id, const void *p)
+{
+	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_DELETE, id, p, ph->be->snap_delete);
+}
+
+static void
+ph_snapshot_restore(struct ph *ph, uint64_t id, const void *p)
+{
+	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_RESTORE, id, p, ph->be->snap_restore);
 }
 
 static void
@@ -220,6 +310,12 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 			violation(hdr.type, hdr.len, "unexpected file descriptor");
 		}
 		if (ph_check_message(&hdr, payload, hdr.len, ph.state, why,
+		    sizeof(why)) < 0)
+			violation(hdr.type, hdr.len, "%s", why);
+		/* Options outside this driver's backend schema. */
+		if (hdr.len == sizeof(struct vw_volume_req) &&
+		    vw_opts_check_backend(ctx->driver->backend,
+		    &((const struct vw_volume_req *)payload)->opts, why,
 		    sizeof(why)) < 0)
 			violation(hdr.type, hdr.len, "%s", why);
 		for (i = 0; ph_table[i].type != hdr.type; i++)

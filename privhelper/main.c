@@ -177,6 +177,7 @@ main(int argc, char *argv[])
 	be = vw_backend_get(ctx.driver->backend);
 	if (be == NULL)
 		fatalx("backend %s is not available", vw_backend_name(ctx.driver->backend));
+	ctx.aux_fd = -1;
 	ctx.root_fd = open_root(ctx.driver->root, 0711, "driver root");
 	ctx.allowed_fds = calloc(ctx.driver->nallowed + 1, sizeof(int));
 	if (ctx.allowed_fds == NULL)
@@ -185,13 +186,17 @@ main(int argc, char *argv[])
 		ctx.allowed_fds[i] = open_root(ctx.driver->allowed_roots[i], 0755,
 		    "allowed root");
 
+	if (be->init != NULL && be->init(&ctx, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+
 	/* Remember the socket the frontend bound, to remove it at exit. */
 	snprintf(sockpath, sizeof(sockpath), "%s/%s.sock", cfg.socket_dir,
 	    ctx.driver->name);
 	have_sock = lstat(sockpath, &sock_st) == 0 && S_ISSOCK(sock_st.st_mode);
 
 	vw_keep_caps(be->caps);
-	if (vw_seccomp_privhelper(sc_mode, err, sizeof(err)) < 0)
+	if (vw_seccomp_privhelper(sc_mode, ctx.driver->backend, err,
+	    sizeof(err)) < 0)
 		fatalx("cannot install the seccomp filter: %s", err);
 	log_debug("serving driver %s (backend %s, root %s)", ctx.driver->name,
 	    be->name, ctx.driver->root);
@@ -211,6 +216,8 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < ctx.driver->nallowed; i++)
 		close(ctx.allowed_fds[i]);
 	free(ctx.allowed_fds);
+	if (ctx.aux_fd >= 0)
+		close(ctx.aux_fd);
 	close(ctx.root_fd);
 	vw_config_free(&cfg);
 	return 0;

@@ -1,5 +1,6 @@
 /*
- * The privhelper's allowlist for the dir backend.  The helper reads one
+ * The privhelper's allowlist: a base for every backend, plus a table for
+ * the driver's backend (vsftpd-style config-dependent rules).  The helper reads one
  * message at a time from its inherited channel and works on directory
  * trees with *at() calls relative to root fds it opened at start-up.  It
  * may not create sockets (a root process that could connect to
@@ -10,8 +11,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btrfs.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <termios.h>
 
 #include "seccomp/rules.h"
 
@@ -47,13 +53,63 @@ static const struct vw_sc_rule privhelper_rules[] = {
 	/* syslog(3) reconnecting fails quietly instead of killing; every
 	 * other socket family is killed. */
 	DENY_IF(socket, EACCES, SCMP_A0(SCMP_CMP_EQ, AF_UNIX)),
+};
+
+/* dir: no ioctl is needed; every one fails (isatty probes). */
+static const struct vw_sc_rule dir_rules[] = {
 	DENY(ioctl, ENOTTY),
 };
 
+/* An ioctl request number: the kernel reads it as 32 bits. */
+#define IOCTL_IS(nr)	SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (nr))
+
+/*
+ * btrfs (backends/btrfs.c and the libbtrfsutil calls it makes).  Only
+ * these ioctl numbers; any other ioctl kills the helper, except the
+ * isatty probe, which fails.
+ */
+static const struct vw_sc_rule btrfs_rules[] = {
+	/* Subvolumes and snapshots. */
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_SUBVOL_CREATE_V2)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_SNAP_CREATE_V2)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_SNAP_DESTROY)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_SNAP_DESTROY_V2)),
+	/* Finding nested subvolumes (the subvolume iterator) and reading a
+	 * snapshot's creation time (subvolume_info). */
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_TREE_SEARCH)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_INO_LOOKUP)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_GET_SUBVOL_INFO)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_GET_SUBVOL_ROOTREF)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_INO_LOOKUP_USER)),
+	/* The size option: quotas on, then the qgroup limit. */
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_QUOTA_CTL)),
+	ALLOW_IF(ioctl, IOCTL_IS(BTRFS_IOC_QGROUP_LIMIT)),
+	/* nocow (chattr +C). */
+	ALLOW_IF(ioctl, IOCTL_IS(FS_IOC_GETFLAGS)),
+	ALLOW_IF(ioctl, IOCTL_IS(FS_IOC_SETFLAGS)),
+	DENY_IF(ioctl, ENOTTY, IOCTL_IS(TCGETS)),
+	/* compression (the btrfs.compression property); statfs checks
+	 * that a volume is on BTRFS. */
+	ALLOW(fsetxattr), ALLOW(fstatfs), ALLOW(statfs),
+	/* libbtrfsutil takes its privileged (TREE_SEARCH) path when euid
+	 * is 0. */
+	ALLOW(geteuid),
+};
+
 int
-vw_seccomp_privhelper(enum vw_seccomp_mode mode, char *err, size_t errlen)
+vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
+    char *err, size_t errlen)
 {
-	return vw_seccomp_load(privhelper_rules,
-	    sizeof(privhelper_rules) / sizeof(privhelper_rules[0]), mode, err,
-	    errlen);
+	enum { NBASE = sizeof(privhelper_rules) / sizeof(privhelper_rules[0]) };
+	struct vw_sc_rule rules[NBASE + sizeof(btrfs_rules) / sizeof(btrfs_rules[0])];
+	const struct vw_sc_rule *extra = dir_rules;
+	size_t nextra = sizeof(dir_rules) / sizeof(dir_rules[0]);
+
+	if (backend == VW_BACKEND_BTRFS) {
+		extra = btrfs_rules;
+		nextra = sizeof(btrfs_rules) / sizeof(btrfs_rules[0]);
+	}
+	memcpy(rules, privhelper_rules, sizeof(privhelper_rules));
+	memcpy(rules + NBASE, extra, nextra * sizeof(*extra));
+	return vw_seccomp_load(rules, NBASE + nextra, mode, err, errlen);
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config.h"
+
 /* What a syscall outside the allowlist does. */
 enum vw_seccomp_mode {
 	VW_SECCOMP_KILL,	/* kill the process (SIGSYS): production */
@@ -27,9 +29,12 @@ const char *vw_seccomp_mode_name(enum vw_seccomp_mode mode);
  * Returns 0, or -1 with a sentence in err. */
 int vw_seccomp_frontend(enum vw_seccomp_mode mode, char *err, size_t errlen);
 
-/* Install the privhelper's filter for the dir backend: *at() file
+/* Install the privhelper's filter for a driver of backend: *at() file
  * operations, fchown/fchmod, message I/O on the inherited channel; no
- * socket, connect, exec, mount or ptrace.  Returns 0, or -1 with err. */
-int vw_seccomp_privhelper(enum vw_seccomp_mode mode, char *err, size_t errlen);
+ * socket, connect, exec, mount or ptrace.  dir: every ioctl fails with
+ * ENOTTY.  btrfs: only the listed BTRFS_IOC_* and FS_IOC_*FLAGS ioctls,
+ * fsetxattr and statfs in addition.  Returns 0, or -1 with err. */
+int vw_seccomp_privhelper(enum vw_seccomp_mode mode,
+    enum vw_backend_type backend, char *err, size_t errlen);
 
 #endif

@@ -29,7 +29,7 @@ install(enum which w)
 {
 	char err[512];
 	int rc = w == FRONTEND ? vw_seccomp_frontend(VW_SECCOMP_KILL, err, sizeof(err)) :
-	    vw_seccomp_privhelper(VW_SECCOMP_KILL, err, sizeof(err));
+	    vw_seccomp_privhelper(VW_SECCOMP_KILL, VW_BACKEND_DIR, err, sizeof(err));
 
 	if (rc < 0) {
 		fprintf(stderr, "install: %s\n", err);

@@ -51,9 +51,20 @@ main(void)
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"rel\"}]}"),
 	    "t.json: key drivers[0].root: must be an absolute path, got \"rel\"",
 	    "relative root");
-	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\"}]}"),
-	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available in this build; available: dir",
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"zfs\",\"root\":\"/v\"}]}"),
+	    VW_BTRFS_BUILT ?
+	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir, btrfs" :
+	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir",
 	    "backend not built");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\"}]}"),
+	    VW_BTRFS_BUILT ? "(accepted)" :
+	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available: this volwarden was built without libbtrfsutil; install libbtrfsutil-dev and rebuild (./configure --with-btrfs), or use backend \"dir\"",
+	    "backend btrfs: accepted with libbtrfsutil, else refused with advice");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\",\"allowed_roots\":[\"/srv\"]}]}"),
+	    VW_BTRFS_BUILT ?
+	    "t.json: key drivers[0].allowed_roots: only the dir backend places volumes under allowed roots; a btrfs volume always lives under the driver root /v" :
+	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available: this volwarden was built without libbtrfsutil; install libbtrfsutil-dev and rebuild (./configure --with-btrfs), or use backend \"dir\"",
+	    "allowed_roots refused for btrfs");
 	is_string(parse_err(DRV(",\"root\":\"/w\"")),
 	    "t.json: key drivers[0].root: given twice", "a driver key twice");
 	is_string(parse_err("{\"user\":\"a\",\"user\":\"b\",\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),

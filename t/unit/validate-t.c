@@ -166,5 +166,42 @@ main(void)
 		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
 		    err, sizeof(err)) < 0, "the allowed root itself refused");
 	}
+	/* The btrfs option schema (common/options.c). */
+	{
+		struct vw_volume_opts b;
+		uint64_t sz;
+
+		ok(vw_size_parse("64M", 3, &sz) == 0 && sz == 64ULL << 20, "size 64M");
+		ok(vw_size_parse("10GiB", 5, &sz) == 0 && sz == 10ULL << 30, "size 10GiB");
+		ok(vw_size_parse("1048576", 7, &sz) == 0 && sz == 1ULL << 20, "size in bytes");
+		ok(vw_size_parse("1K", 2, &sz) < 0, "size below 1M refused");
+		ok(vw_size_parse("1.5G", 4, &sz) < 0, "fractional size refused");
+		ok(vw_size_parse("99999999999999999999", 20, &sz) < 0, "overflowing size refused");
+		ok(vw_size_parse("2048P", 5, &sz) < 0, "size above 1024P refused");
+		memset(&b, 0, sizeof(b));
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "mountpoint", 10, "x", 1,
+		    &b, err, sizeof(err)) < 0, "btrfs: mountpoint refused");
+		has_string(err, "valid options are: size, from, nocow, compression, uid, gid, mode",
+		    "btrfs: the error lists the btrfs options");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "from", 4, "a1@s1", 5, &b,
+		    err, sizeof(err)) == 0, "btrfs: from=a1@s1");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "compression", 11, "zstd",
+		    4, &b, err, sizeof(err)) == 0 && b.compression == VW_COMPRESS_ZSTD,
+		    "btrfs: compression=zstd");
+		ok(vw_opts_check(&b, err, sizeof(err)) == 0, "btrfs options pass the helper check");
+		ok(vw_opts_check_backend(VW_BACKEND_DIR, &b, err, sizeof(err)) < 0,
+		    "btrfs options refused for a dir driver");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "from", 4, "../x", 4, &b,
+		    err, sizeof(err)) < 0, "btrfs: from=../x refused");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "nocow", 5, "", 0, &b,
+		    err, sizeof(err)) == 0, "btrfs: nocow");
+		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) < 0,
+		    "nocow with compression and from refused");
+		b.flags |= VW_OPT_SIZE;
+		ok(vw_opts_check(&b, err, sizeof(err)) < 0, "size flag with size 0 refused");
+		b.flags &= ~VW_OPT_SIZE;
+		b.from[sizeof(b.from) - 1] = 'x';
+		ok(vw_opts_check(&b, err, sizeof(err)) < 0, "from with bytes after its NUL refused");
+	}
 	return done_testing();
 }
