@@ -818,7 +818,7 @@ const struct vw_backend vw_backend_btrfs = {
 	 * requires for BTRFS_IOC_SNAP_DESTROY (without user_subvol_rm_allowed),
 	 * BTRFS_IOC_QUOTA_CTL, BTRFS_IOC_QGROUP_LIMIT and BTRFS_IOC_TREE_SEARCH
 	 * (libbtrfsutil's subvolume iterator and subvolume_info as root).
-	 * See doc/design.md section 9.
+	 * See doc/design.md section 10.
 	 */
 	.caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) |
 	    (1ULL << CAP_FOWNER) | (1ULL << CAP_FSETID) | (1ULL << CAP_SYS_ADMIN),
