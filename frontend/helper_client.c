@@ -24,6 +24,7 @@ struct vw_hc_pending {
 	struct vw_hc_pending	*next;
 	uint64_t		 id;
 	uint32_t		 type;
+	uint64_t		 t0;	/* sent, CLOCK_MONOTONIC ns */
 	hc_cb			 cb;
 	void			*arg;
 };
@@ -174,6 +175,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 		h->head = p->next;
 		if (h->head == NULL)
 			h->tail = NULL;
+		fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
 		p->cb(p->arg, rep);
 		free(p);
 	}
@@ -210,6 +212,7 @@ hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
 	req->opts = *opts;
 	p->id = h->next_id++;
 	p->type = type;
+	p->t0 = fe_now_ns();
 	p->cb = cb;
 	p->arg = arg;
 	p->next = NULL;

@@ -50,26 +50,35 @@ fe_http_setup(struct vw_drv *drv, char *err, size_t errlen)
 	return 0;
 }
 
-void
-fe_reply_json(struct evhttp_request *req, int code, const char *body,
-    size_t len)
+/* Send and count one reply; every request gets exactly one. */
+static void
+send_json(const struct vw_call *c, int code, const char *body, size_t len,
+    int error)
 {
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL || evbuffer_add(b, body, len) < 0 ||
 	    evbuffer_add(b, "\n", 1) < 0) {
 		log_warnx("out of memory building a reply");
-		evhttp_send_error(req, 500, "out of memory");
+		evhttp_send_error(c->req, 500, "out of memory");
 		if (b != NULL)
 			evbuffer_free(b);
+		fe_metrics_request(c, 1);
 		return;
 	}
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
+	evhttp_send_reply(c->req, code, code == 200 ? "OK" : "Error", b);
 	evbuffer_free(b);
+	fe_metrics_request(c, error);
 }
 
 void
-fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
+fe_reply_json(const struct vw_call *c, int code, const char *body, size_t len)
+{
+	send_json(c, code, body, len, code >= 400);
+}
+
+void
+fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
 {
 	char msg[2048];
 	const unsigned char *out;
@@ -82,17 +91,19 @@ fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
 	va_end(ap);
 	log_debug("reply error: %s", msg);
 	if ((g = yajl_gen_alloc(NULL)) == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
+		evhttp_send_error(c->req, 500, "out of memory");
+		fe_metrics_request(c, 1);
 		return;
 	}
 	yajl_gen_map_open(g);
 	yajl_gen_string(g, (const unsigned char *)"Err", 3);
 	yajl_gen_string(g, (const unsigned char *)msg, strlen(msg));
 	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
-		evhttp_send_error(req, 500, "cannot encode the error");
-	else
-		fe_reply_json(req, code, (const char *)out, len);
+	if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok) {
+		evhttp_send_error(c->req, 500, "cannot encode the error");
+		fe_metrics_request(c, 1);
+	} else
+		send_json(c, code, (const char *)out, len, 1);
 	yajl_gen_free(g);
 }
 

@@ -3,9 +3,10 @@
  *
  * Order (shared/STYLE.md lessons 1 and 10): parse the configuration; look
  * up the user; make the state, run and socket directories; bind every
- * driver socket (only root can, /run/docker/plugins is 0700); spawn one
- * privhelper per driver; drop to the unprivileged user with no
- * capabilities; greet the helpers; replay the state; serve.
+ * driver socket (only root can, /run/docker/plugins is 0700) and the
+ * admin socket (0600 root); spawn one privhelper per driver; drop to the
+ * unprivileged user with no capabilities; greet the helpers; replay the
+ * state; serve.
  */
 #include "vw-build.h"
 
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -48,13 +50,14 @@ usage(FILE *fp, int code)
 	    "  --root DIR           root of the first driver\n"
 	    "  --allowed-root DIR   allow absolute mountpoints below DIR (repeatable)\n"
 	    "  --user USER          unprivileged user of the frontend (%s)\n"
+	    "  --admin-socket PATH  volwardenctl's socket (%s)\n"
 	    "  --privhelper PATH    the helper executable\n"
 	    "  --foreground, -f     stay in the foreground, log to stderr\n"
 	    "  --debug, -d          log every request\n"
 	    "  --seccomp MODE       kill (default), trap, log or off\n"
 	    "  --check              print the effective configuration and exit\n"
 	    "  --version            print the version and exit\n",
-	    VW_CONFIG_FILE, VW_DEFAULT_USER);
+	    VW_CONFIG_FILE, VW_DEFAULT_USER, VW_DEFAULT_ADMIN_SOCKET);
 	exit(code);
 }
 
@@ -208,6 +211,8 @@ main(int argc, char *argv[])
 
 	memset(&ov, 0, sizeof(ov));
 	memset(&fe, 0, sizeof(fe));
+	fe.admin_fd = -1;
+	fe.notify_fd = -1;
 	for (; vw_config_longopts[n].name != NULL; n++)
 		longopts[n] = vw_config_longopts[n];
 	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
@@ -281,6 +286,11 @@ main(int argc, char *argv[])
 		fatal("signal");
 
 	fe.cfg = &cfg;
+	fe.uid = uid;
+	fe.gid = gid;
+	fe.seccomp_mode = (int)sc_mode;
+	fe.started = (int64_t)time(NULL);
+	fe.started_ns = fe_now_ns();
 	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, 1, "state directory");
 	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, 1, "run directory");
 	/* Created like dockerd does (0700 root) when missing; an existing
@@ -300,10 +310,25 @@ main(int argc, char *argv[])
 			fatal("registry");
 		snprintf(path, sizeof(path), "%s/%s.sock", cfg.socket_dir,
 		    cfg.drivers[i].name);
-		fe.drv[i].listen_fd = fe_socket_listen(path, sock_gid, err,
+		fe.drv[i].listen_fd = fe_socket_listen(path, 0660, sock_gid, err,
 		    sizeof(err));
 		if (fe.drv[i].listen_fd < 0)
 			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+	}
+	/* The admin socket: root's only (0600), in a root-owned directory
+	 * that the frontend user cannot write (config.c refuses the state,
+	 * run and socket directories for it). */
+	{
+		char dir[VW_PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", cfg.admin_socket);
+		slash = strrchr(dir, '/');
+		slash[slash == dir ? 1 : 0] = '\0';
+		close(make_dir(dir, 0755, 0, 0, 0, "admin socket directory"));
+		fe.admin_fd = fe_socket_listen(cfg.admin_socket, 0600, 0, err,
+		    sizeof(err));
+		if (fe.admin_fd < 0)
+			fatalx("admin socket: %s", err);
 	}
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
@@ -369,6 +394,9 @@ main(int argc, char *argv[])
 		    cfg.drivers[i].name, vw_backend_name(cfg.drivers[i].backend),
 		    cfg.drivers[i].root, fe.drv[i].reg.count);
 	}
+	if (fe_admin_setup(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
 	ev_chld = evsignal_new(fe.base, SIGCHLD, sig_chld, &fe);
@@ -397,6 +425,9 @@ main(int argc, char *argv[])
 			event_free(fe.drv[i].helper.ev);
 		close(fe.drv[i].helper.fd);
 	}
+	if (fe.admin != NULL)
+		evhttp_free(fe.admin);
+	close(fe.admin_fd);
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		pid_t pid = fe.drv[i].helper.pid;
 		int status;

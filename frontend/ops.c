@@ -30,7 +30,7 @@ struct vw_op {
 	struct vw_op		*next;		/* drv->busy list */
 	struct vw_op		*wait_head, *wait_tail, *wnext;
 	struct vw_drv		*drv;
-	struct evhttp_request	*req;
+	struct vw_call		 call;		/* where the reply goes */
 	enum vw_op_kind		 kind;
 	struct vw_dreq		 dreq;
 	struct vw_volume_opts	 opts;
@@ -89,7 +89,7 @@ maybe_compact(struct vw_fe *fe, struct vw_store *st, vw_store_dump_fn dump)
 static void
 reply_empty(struct vw_op *op)
 {
-	fe_reply_json(op->req, 200, "{}", 2);
+	fe_reply_json(&op->call, 200, "{}", 2);
 }
 
 /* ------------------------------------------------------------- create */
@@ -132,7 +132,7 @@ check_overlap(struct vw_op *op, const char *path)
 	struct nest_scan ns = { path, NULL };
 
 	if ((v = vw_registry_by_path(reg, path)) != NULL) {
-		fe_reply_err(op->req, 200, "volume %s: the directory %s is already "
+		fe_reply_err(&op->call, 200, "volume %s: the directory %s is already "
 		    "used by volume %s; choose another mountpoint", op->dreq.name,
 		    path, v->name);
 		return -1;
@@ -142,7 +142,7 @@ check_overlap(struct vw_op *op, const char *path)
 	    s = strrchr(prefix, '/')) {
 		*s = '\0';
 		if ((v = vw_registry_by_path(reg, prefix)) != NULL) {
-			fe_reply_err(op->req, 200, "volume %s: %s lies inside the "
+			fe_reply_err(&op->call, 200, "volume %s: %s lies inside the "
 			    "directory of volume %s; choose a mountpoint outside "
 			    "other volumes", op->dreq.name, path, v->name);
 			return -1;
@@ -154,7 +154,7 @@ check_overlap(struct vw_op *op, const char *path)
 			continue;
 		if (strcmp(o->path, path) == 0 || vw_path_beneath(o->path, path) ||
 		    vw_path_beneath(path, o->path)) {
-			fe_reply_err(op->req, 200, "volume %s: its directory %s "
+			fe_reply_err(&op->call, 200, "volume %s: its directory %s "
 			    "overlaps that of volume %s, which is being created; "
 			    "choose another mountpoint", op->dreq.name, path,
 			    o->dreq.name);
@@ -166,7 +166,7 @@ check_overlap(struct vw_op *op, const char *path)
 	if (reg->ncustom > 0 || (op->opts.flags & VW_OPT_MOUNTPOINT)) {
 		vw_registry_each(reg, nest_one, &ns);
 		if (ns.hit != NULL) {
-			fe_reply_err(op->req, 200, "volume %s: the directory of volume "
+			fe_reply_err(&op->call, 200, "volume %s: the directory of volume "
 			    "%s lies inside %s; choose a mountpoint outside other "
 			    "volumes", op->dreq.name, ns.hit->name, path);
 			return -1;
@@ -182,7 +182,7 @@ create_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 
 	if (err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: its directory %s exists but "
+		fe_reply_err(&op->call, 200, "volume %s: its directory %s exists but "
 		    "the volume could not be recorded in %s: %s; fix that and "
 		    "create the volume again", op->dreq.name, op->path,
 		    drv->fe->cfg->state_dir, strerror(err));
@@ -207,7 +207,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_record rec;
 
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -226,7 +226,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	rec.path = op->path;
 	if (vw_store_append(drv->fe->state, &rec) < 0 ||
 	    vw_store_commit(drv->fe->state, create_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory recording it; "
+		fe_reply_err(&op->call, 200, "volume %s: out of memory recording it; "
 		    "try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -246,7 +246,7 @@ op_create(struct vw_op *op)
 		if (same_opts(v, &op->opts))
 			reply_empty(op);
 		else
-			fe_reply_err(op->req, 200, "volume %s already exists with "
+			fe_reply_err(&op->call, 200, "volume %s already exists with "
 			    "different options; remove it first, or create it with "
 			    "the options it has (docker volume inspect %s shows "
 			    "them)", op->dreq.name, op->dreq.name);
@@ -255,7 +255,7 @@ op_create(struct vw_op *op)
 	}
 	if (vw_volume_path(drv->d, op->dreq.name, &op->opts, op->path,
 	    sizeof(op->path), &allowed, &rel, err, sizeof(err)) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, err);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, err);
 		op_finish(op);
 		return;
 	}
@@ -266,7 +266,7 @@ op_create(struct vw_op *op)
 	op->reserved = 1;
 	if (hc_volume(drv, VW_MSG_VOLUME_CREATE, op->dreq.name, &op->opts,
 	    create_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -281,7 +281,7 @@ remove_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 
 	if (err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: could not record its removal "
+		fe_reply_err(&op->call, 200, "volume %s: could not record its removal "
 		    "in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->state_dir, strerror(err));
 	} else {
@@ -305,7 +305,7 @@ remove_record(struct vw_op *op)
 	rec.name = op->dreq.name;
 	if (vw_store_append(op->drv->fe->state, &rec) < 0 ||
 	    vw_store_commit(op->drv->fe->state, remove_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		fe_reply_err(&op->call, 200, "volume %s: out of memory; try again",
 		    op->dreq.name);
 		op_finish(op);
 	}
@@ -317,7 +317,7 @@ remove_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_op *op = arg;
 
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -337,7 +337,7 @@ op_remove(struct vw_op *op)
 		return;
 	}
 	if (v->total > 0) {
-		fe_reply_err(op->req, 200, "volume %s is in use (%u mount "
+		fe_reply_err(&op->call, 200, "volume %s is in use (%u mount "
 		    "reference%s); stop the containers that use it, then remove it",
 		    op->dreq.name, v->total, v->total == 1 ? "" : "s");
 		op_finish(op);
@@ -350,7 +350,7 @@ op_remove(struct vw_op *op)
 	vw_volume_opts_of(v, &op->opts);
 	if (hc_volume(drv, VW_MSG_VOLUME_REMOVE, op->dreq.name, &op->opts,
 	    remove_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -368,8 +368,8 @@ mount_committed(void *arg, int err)
 	int n;
 
 	if (err != 0 || v == NULL ||
-	    vw_registry_set_mount(v, op->dreq.id, op->count) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: could not record the mount "
+	    vw_registry_set_mount(&drv->reg, v, op->dreq.id, op->count) < 0) {
+		fe_reply_err(&op->call, 200, "volume %s: could not record the mount "
 		    "reference in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->run_dir, strerror(err ? err : ENOMEM));
 		op_finish(op);
@@ -388,7 +388,7 @@ mount_committed(void *arg, int err)
 			body[n++] = *p;
 		}
 		n += snprintf(body + n, sizeof(body) - (size_t)n, "\",\"Err\":\"\"}");
-		fe_reply_json(op->req, 200, body, (size_t)n);
+		fe_reply_json(&op->call, 200, body, (size_t)n);
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);
@@ -407,7 +407,7 @@ mount_record(struct vw_op *op)
 	rec.count = op->count;
 	if (vw_store_append(op->drv->fe->mounts, &rec) < 0 ||
 	    vw_store_commit(op->drv->fe->mounts, mount_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		fe_reply_err(&op->call, 200, "volume %s: out of memory; try again",
 		    op->dreq.name);
 		op_finish(op);
 	}
@@ -419,7 +419,7 @@ mount_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_op *op = arg;
 
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -434,7 +434,7 @@ op_mount(struct vw_op *op)
 	uint32_t cur;
 
 	if (v == NULL) {
-		fe_reply_err(op->req, 200, "volume %s does not exist in driver %s; "
+		fe_reply_err(&op->call, 200, "volume %s does not exist in driver %s; "
 		    "create it first", op->dreq.name, drv->d->name);
 		op_finish(op);
 		return;
@@ -442,7 +442,7 @@ op_mount(struct vw_op *op)
 	cur = vw_registry_mount_count(v, op->dreq.id);
 	if (op->kind == VW_OP_MOUNT) {
 		if (cur == UINT32_MAX) {
-			fe_reply_err(op->req, 200, "volume %s: too many mounts for "
+			fe_reply_err(&op->call, 200, "volume %s: too many mounts for "
 			    "one ID", op->dreq.name);
 			op_finish(op);
 			return;
@@ -472,7 +472,7 @@ op_mount(struct vw_op *op)
 	vw_volume_opts_of(v, &op->opts);
 	if (hc_volume(drv, op->kind == VW_OP_MOUNT ? VW_MSG_VOLUME_MOUNT :
 	    VW_MSG_VOLUME_UNMOUNT, op->dreq.name, &op->opts, mount_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -498,19 +498,19 @@ op_run(struct vw_op *op)
 }
 
 void
-fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
-    enum vw_op_kind kind, struct vw_dreq *dreq,
-    const struct vw_volume_opts *opts)
+fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
+    struct vw_dreq *dreq, const struct vw_volume_opts *opts)
 {
+	struct vw_drv *drv = call->drv;
 	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
 
 	if (op == NULL) {
-		fe_reply_err(req, 500, "out of memory");
+		fe_reply_err(call, 500, "out of memory");
 		vw_dreq_free(dreq);
 		return;
 	}
 	op->drv = drv;
-	op->req = req;
+	op->call = *call;
 	op->kind = kind;
 	op->dreq = *dreq;
 	memset(dreq, 0, sizeof(*dreq));
@@ -641,7 +641,8 @@ fe_apply_record(void *arg, const struct vw_record *rec, char *err,
 	case VW_REC_MOUNT_SET:
 		/* References to volumes removed since are stale: drop them. */
 		if ((v = vw_registry_get(&drv->reg, rec->name)) != NULL &&
-		    vw_registry_set_mount(v, rec->mount_id, rec->count) < 0) {
+		    vw_registry_set_mount(&drv->reg, v, rec->mount_id,
+		    rec->count) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}

@@ -16,7 +16,8 @@
 #define LISTEN_BACKLOG	1024
 
 int
-fe_socket_listen(const char *path, gid_t gid, char *err, size_t errlen)
+fe_socket_listen(const char *path, mode_t mode, gid_t gid, char *err,
+    size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -63,7 +64,8 @@ fe_socket_listen(const char *path, gid_t gid, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	old = umask(0117);
+	/* No moment with more permissions than mode. */
+	old = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		umask(old);
 		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
@@ -71,7 +73,7 @@ fe_socket_listen(const char *path, gid_t gid, char *err, size_t errlen)
 		return -1;
 	}
 	umask(old);
-	if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0) {
+	if (chown(path, 0, gid) < 0 || chmod(path, mode) < 0) {
 		snprintf(err, errlen, "cannot set owner and mode of %s: %s", path,
 		    strerror(errno));
 		unlink(path);

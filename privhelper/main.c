@@ -54,6 +54,33 @@ check_channel(void)
 		fatal("fcntl(FD_CLOEXEC) on the channel");
 }
 
+/* A socket file to remove at exit, if it is still the one we saw. */
+struct sockfile {
+	char		path[VW_PATH_MAX];
+	struct stat	st;
+	int		have;
+};
+
+static void
+sockfile_note(struct sockfile *sf, const char *path)
+{
+	snprintf(sf->path, sizeof(sf->path), "%s", path);
+	sf->have = lstat(sf->path, &sf->st) == 0 && S_ISSOCK(sf->st.st_mode);
+}
+
+/* Remove it only if it still has the same device and inode: a newer
+ * instance may have bound its own in the meantime. */
+static void
+sockfile_remove(const struct sockfile *sf)
+{
+	struct stat st;
+
+	if (sf->have && lstat(sf->path, &st) == 0 &&
+	    st.st_dev == sf->st.st_dev && st.st_ino == sf->st.st_ino &&
+	    unlink(sf->path) < 0)
+		log_warn("cannot remove %s", sf->path);
+}
+
 /*
  * Make an absolute directory and its missing parents (0755, root-owned),
  * open it, and check it is a boundary we can rely on: owned by root and
@@ -102,8 +129,8 @@ main(int argc, char *argv[])
 	const struct vw_backend *be;
 	struct option longopts[32];
 	char err[1024], procname[64], sockpath[VW_PATH_MAX];
-	struct stat sock_st;
-	int have_sock, ch, foreground = 0, debug = 0;
+	struct sockfile drv_sock, admin_sock;
+	int ch, foreground = 0, debug = 0;
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 	pid_t parent = 0;
 	long driver = -1;
@@ -185,10 +212,15 @@ main(int argc, char *argv[])
 		ctx.allowed_fds[i] = open_root(ctx.driver->allowed_roots[i], 0755,
 		    "allowed root");
 
-	/* Remember the socket the frontend bound, to remove it at exit. */
+	/* Remember the sockets the frontend bound, to remove them at exit
+	 * (the frontend, unprivileged by then, cannot): the driver's, and
+	 * for the first helper the admin socket. */
 	snprintf(sockpath, sizeof(sockpath), "%s/%s.sock", cfg.socket_dir,
 	    ctx.driver->name);
-	have_sock = lstat(sockpath, &sock_st) == 0 && S_ISSOCK(sock_st.st_mode);
+	sockfile_note(&drv_sock, sockpath);
+	memset(&admin_sock, 0, sizeof(admin_sock));
+	if (driver == 0)
+		sockfile_note(&admin_sock, cfg.admin_socket);
 
 	vw_keep_caps(be->caps);
 	if (vw_seccomp_privhelper(sc_mode, err, sizeof(err)) < 0)
@@ -198,16 +230,9 @@ main(int argc, char *argv[])
 
 	ph_serve(PH_CHANNEL_FD, &cfg, (size_t)driver, &ctx);
 
-	/* The frontend is gone: stop advertising the driver to dockerd, but
-	 * only if the socket is still the one it bound (not a newer
-	 * instance's). */
-	if (have_sock) {
-		struct stat st;
-
-		if (lstat(sockpath, &st) == 0 && st.st_dev == sock_st.st_dev &&
-		    st.st_ino == sock_st.st_ino && unlink(sockpath) < 0)
-			log_warn("cannot remove %s", sockpath);
-	}
+	/* The frontend is gone: stop advertising the driver to dockerd. */
+	sockfile_remove(&drv_sock);
+	sockfile_remove(&admin_sock);
 	vw_config_free(&cfg);
 	return 0;
 }
