@@ -291,23 +291,39 @@ main(int argc, char *argv[])
 	fe.seccomp_mode = (int)sc_mode;
 	fe.started = (int64_t)time(NULL);
 	fe.started_ns = fe_now_ns();
+	fe.ndrv = cfg.ndrivers;
+	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
+		fatal("calloc");
+	for (size_t i = 0; i < fe.ndrv; i++) {
+		fe.drv[i].fe = &fe;
+		fe.drv[i].idx = i;
+		fe.drv[i].d = &cfg.drivers[i];
+		fe.drv[i].helper.fd = -1;
+		fe.drv[i].listen_fd = -1;
+		if (vw_registry_init(&fe.drv[i].reg) < 0)
+			fatal("registry");
+	}
+	/* Sockets passed by systemd (socket activation), first, while
+	 * they still sit at fd 3 and up as LISTEN_FDS says. */
+	if (fe_listen_fds(&fe, err, sizeof(err)) < 0)
+		fatalx("socket activation: %s", err);
+	/* Type=notify: the notify socket must be connected before the
+	 * sandbox, which forbids connect(2). */
+	if (!foreground && getenv("NOTIFY_SOCKET") != NULL)
+		log_warnx("NOTIFY_SOCKET is set but --foreground is not: a "
+		    "service manager waiting for READY=1 needs --foreground");
+	fe.notify_fd = fe_notify_open();
+
 	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, 1, "state directory");
 	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, 1, "run directory");
 	/* Created like dockerd does (0700 root) when missing; an existing
 	 * one is only required not to be writable by others. */
 	close(make_dir(cfg.socket_dir, 0700, 0, 0, 0, "socket directory"));
-	fe.ndrv = cfg.ndrivers;
-	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
-		fatal("calloc");
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		char path[VW_PATH_MAX];
 
-		fe.drv[i].fe = &fe;
-		fe.drv[i].idx = i;
-		fe.drv[i].d = &cfg.drivers[i];
-		fe.drv[i].helper.fd = -1;
-		if (vw_registry_init(&fe.drv[i].reg) < 0)
-			fatal("registry");
+		if (fe.drv[i].activated)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s.sock", cfg.socket_dir,
 		    cfg.drivers[i].name);
 		fe.drv[i].listen_fd = fe_socket_listen(path, 0660, sock_gid, err,
@@ -352,8 +368,14 @@ main(int argc, char *argv[])
 		helper_args[na++] = vw_seccomp_mode_name(sc_mode);
 		helper_args[na++] = "--parent";
 		helper_args[na++] = parent_pid;
+		/* systemd owns an inherited socket: it must stay when we stop,
+		 * so that the next start (or dockerd's next connection) finds
+		 * it. */
+		if (fe.drv[i].activated)
+			helper_args[na++] = "--keep-socket";
 		if (vw_overrides_argv(&ov, strcmp(cfg.source, "embedded default") != 0,
-		    cfg.source, helper_args, na, 90) < 0)
+		    cfg.source, helper_args, na,
+		    (int)(sizeof(helper_args) / sizeof(helper_args[0])) - na - 1) < 0)
 			fatalx("too many arguments for the helper");
 		if (hc_spawn(&fe.drv[i], helper_path, helper_args, err,
 		    sizeof(err)) < 0)
@@ -412,8 +434,12 @@ main(int argc, char *argv[])
 		fatalx("cannot install the seccomp filter: %s", err);
 	log_debug("seccomp filter: %s", vw_seccomp_mode_name(sc_mode));
 
+	snprintf(err, sizeof(err), "READY=1\nSTATUS=serving %zu driver%s",
+	    fe.ndrv, fe.ndrv == 1 ? "" : "s");
+	fe_notify(fe.notify_fd, err);
 	if (event_base_dispatch(fe.base) < 0)
 		fatalx("event loop failed");
+	fe_notify(fe.notify_fd, "STOPPING=1");
 
 	/* Shut down: closing the channels makes the helpers exit, and each
 	 * removes its driver's socket so dockerd stops trying it. */
@@ -428,6 +454,8 @@ main(int argc, char *argv[])
 	if (fe.admin != NULL)
 		evhttp_free(fe.admin);
 	close(fe.admin_fd);
+	if (fe.notify_fd >= 0)
+		close(fe.notify_fd);
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		pid_t pid = fe.drv[i].helper.pid;
 		int status;

@@ -130,7 +130,7 @@ main(int argc, char *argv[])
 	struct option longopts[32];
 	char err[1024], procname[64], sockpath[VW_PATH_MAX];
 	struct sockfile drv_sock, admin_sock;
-	int ch, foreground = 0, debug = 0;
+	int ch, foreground = 0, debug = 0, keep_socket = 0;
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 	pid_t parent = 0;
 	long driver = -1;
@@ -148,6 +148,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
 	longopts[n++] = (struct option){ "seccomp", required_argument, NULL, 'S' };
 	longopts[n++] = (struct option){ "parent", required_argument, NULL, 'p' };
+	longopts[n++] = (struct option){ "keep-socket", no_argument, NULL, 'k' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -166,6 +167,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			parent = (pid_t)strtol(optarg, NULL, 10);
+			break;
+		case 'k':
+			keep_socket = 1;
 			break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)
@@ -217,7 +221,9 @@ main(int argc, char *argv[])
 	 * for the first helper the admin socket. */
 	snprintf(sockpath, sizeof(sockpath), "%s/%s.sock", cfg.socket_dir,
 	    ctx.driver->name);
-	sockfile_note(&drv_sock, sockpath);
+	memset(&drv_sock, 0, sizeof(drv_sock));
+	if (!keep_socket)	/* systemd's (socket activation): it stays */
+		sockfile_note(&drv_sock, sockpath);
 	memset(&admin_sock, 0, sizeof(admin_sock));
 	if (driver == 0)
 		sockfile_note(&admin_sock, cfg.admin_socket);

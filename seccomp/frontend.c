@@ -23,7 +23,9 @@ static const struct vw_sc_rule frontend_rules[] = {
 	ALLOW(clock_nanosleep), ALLOW(nanosleep),
 
 	/* Connections from dockerd and volwardenctl, the helper channels.
-	 * getsockopt also reads SO_PEERCRED of admin peers. */
+	 * getsockopt also reads SO_PEERCRED of admin peers; sendto also
+	 * sends READY=1 and STOPPING=1 on the notify socket connected
+	 * before the sandbox. */
 	ALLOW(accept), ALLOW(accept4), ALLOW(read), ALLOW(readv),
 	ALLOW(write), ALLOW(writev), ALLOW(recvfrom), ALLOW(sendto),
 	ALLOW(recvmsg), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(close),

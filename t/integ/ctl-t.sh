@@ -180,6 +180,14 @@ chmod 0700 "$TESTDIR"
 ctl status
 is "$RC" 0 "root is still served afterwards"
 
+# The in-use gauge follows the last Unmount.
+vw_call VolumeDriver.Unmount "{\"Name\":\"cv1\",\"ID\":\"$idA\"}" >/dev/null
+ctl metrics
+is "$(metric 'volwarden_mounts_in_use{driver="volwarden"}')" 0 \
+    "metrics: volwarden_mounts_in_use drops to 0 after the Unmount"
+ctl --json status
+is "$(json_get "$OUT" '.drivers[0].mounts_in_use')" 0 "status: 0 in use"
+
 # ------------------------------------------------------------- check
 CHECK_ARGS=(--no-config --socket-dir "$TESTDIR/sock" --state-dir "$TESTDIR/state"
     --run-dir "$TESTDIR/run" --root "$TESTDIR/volumes" --user "$VW_TEST_USER"
