@@ -197,7 +197,7 @@ main(int argc, char *argv[])
 	struct event *ev_term, *ev_int, *ev_chld, *ev_hup;
 	char err[2048], *helper_path = NULL;
 	const char *helper_args[96];
-	char drvidx[24], parent_pid[24];
+	char drvidx[24], parent_pid[24], ready[64];
 	uid_t uid;
 	gid_t gid, sock_gid = 0;
 	int ch, foreground = 0, debug = 0, check = 0;
@@ -434,9 +434,9 @@ main(int argc, char *argv[])
 		fatalx("cannot install the seccomp filter: %s", err);
 	log_debug("seccomp filter: %s", vw_seccomp_mode_name(sc_mode));
 
-	snprintf(err, sizeof(err), "READY=1\nSTATUS=serving %zu driver%s",
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving %zu driver%s",
 	    fe.ndrv, fe.ndrv == 1 ? "" : "s");
-	fe_notify(fe.notify_fd, err);
+	fe_notify(fe.notify_fd, ready);
 	if (event_base_dispatch(fe.base) < 0)
 		fatalx("event loop failed");
 	fe_notify(fe.notify_fd, "STOPPING=1");
