@@ -204,8 +204,13 @@ main(int argc, char *argv[])
 	if (have_sock) {
 		struct stat st;
 
+		/* A restarted daemon may have bound a new socket that got
+		 * the same inode number: the change time tells them apart. */
 		if (lstat(sockpath, &st) == 0 && st.st_dev == sock_st.st_dev &&
-		    st.st_ino == sock_st.st_ino && unlink(sockpath) < 0)
+		    st.st_ino == sock_st.st_ino &&
+		    st.st_ctim.tv_sec == sock_st.st_ctim.tv_sec &&
+		    st.st_ctim.tv_nsec == sock_st.st_ctim.tv_nsec &&
+		    unlink(sockpath) < 0)
 			log_warn("cannot remove %s", sockpath);
 	}
 	for (size_t i = 0; i < ctx.driver->nallowed; i++)
