@@ -268,7 +268,13 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
-		case 'V': printf("volwarden %s\n", PACKAGE_VERSION); return 0;
+		case 'V':
+#ifdef VW_SANITIZERS
+			printf("volwarden %s (built with sanitizers)\n", PACKAGE_VERSION);
+#else
+			printf("volwarden %s\n", PACKAGE_VERSION);
+#endif
+			return 0;
 		case 'h': usage(stdout, 0); break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)

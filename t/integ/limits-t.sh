@@ -91,7 +91,14 @@ like "$out" '"Name":"v7"' "and the registry is intact"
 sleep 4	# let idle connections time out
 now=$(rss_kib)
 diag "RSS after the abuse: $now KiB (baseline $base KiB)"
-ok $(( now > base + 2048 )) "memory is back within 2 MiB of the baseline"
+case $("$VOLWARDEN" --version) in
+*sanitizers*)
+	# ASan keeps freed memory in quarantine and never returns it, so RSS
+	# says nothing there; LeakSanitizer checks the exit below instead.
+	echo "ok $((_tap_n += 1)) - memory is back within 2 MiB of the baseline # SKIP RSS is meaningless under ASan" ;;
+*)
+	ok $(( now > base + 2048 )) "memory is back within 2 MiB of the baseline" ;;
+esac
 vw_stop
 ok $? "the daemon stops cleanly"
 done_testing
