@@ -210,12 +210,19 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 
 		gmtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-		/* Two removals in one second get -1, -2, ... suffixes. */
+		/* Two removals in one second get -1, -2, ... suffixes; a
+		 * long name is shortened so that the result still fits
+		 * NAME_MAX (the suffix is at most 29 bytes). */
+		int keep = (int)strlen(last);
+
+		if (keep > NAME_MAX - 30)
+			keep = NAME_MAX - 30;
 		for (int i = 0; ; i++) {
 			int n = i == 0 ?
-			    snprintf(aside, sizeof(aside), "%s.removed-%s", last, stamp) :
-			    snprintf(aside, sizeof(aside), "%s.removed-%s-%d", last,
-			    stamp, i);
+			    snprintf(aside, sizeof(aside), "%.*s.removed-%s", keep,
+			    last, stamp) :
+			    snprintf(aside, sizeof(aside), "%.*s.removed-%s-%d", keep,
+			    last, stamp, i);
 
 			if (n < 0 || (size_t)n >= sizeof(aside)) {
 				close(pfd);

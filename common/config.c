@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,53 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 	return 0;
 }
 
+static int
+parse_limits(struct vw_limits *l, yajl_val obj, const char *source, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+		long long	 min, max;
+	} keys[] = {
+		{ "max_body_bytes", offsetof(struct vw_limits, max_body_bytes),
+		    1024, 64LL << 20 },
+		{ "max_header_bytes", offsetof(struct vw_limits, max_header_bytes),
+		    1024, 1 << 20 },
+		{ "idle_timeout", offsetof(struct vw_limits, idle_timeout),
+		    1, 86400 },
+		{ "max_connections", offsetof(struct vw_limits, max_connections),
+		    16, 65536 },
+	};
+	char key[96];
+
+	if (!YAJL_IS_OBJECT(obj))
+		return keyerr(err, errlen, source, "limits", "must be an object");
+	for (size_t i = 0; i < obj->u.object.len; i++) {
+		const char *k = obj->u.object.keys[i];
+		yajl_val v = obj->u.object.values[i];
+		size_t j;
+
+		snprintf(key, sizeof(key), "limits.%.40s", k);
+		if (dup_key(obj, i))
+			return keyerr(err, errlen, source, key, "given twice");
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (strcmp(k, keys[j].name) == 0)
+				break;
+		if (j == sizeof(keys) / sizeof(keys[0]))
+			return keyerr(err, errlen, source, key, "unknown key; valid "
+			    "limits are: max_body_bytes, max_header_bytes, "
+			    "idle_timeout, max_connections");
+		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < keys[j].min ||
+		    YAJL_GET_INTEGER(v) > keys[j].max)
+			return keyerr(err, errlen, source, key, "must be an integer "
+			    "from %lld to %lld", keys[j].min, keys[j].max);
+		*(uint32_t *)(void *)((char *)l + keys[j].off) =
+		    (uint32_t)YAJL_GET_INTEGER(v);
+	}
+	return 0;
+}
+
 int
 vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
     char *err, size_t errlen)
@@ -308,6 +356,10 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->limits.max_body_bytes = VW_DEFAULT_MAX_BODY;
+	cfg->limits.max_header_bytes = VW_DEFAULT_MAX_HEADER;
+	cfg->limits.idle_timeout = VW_DEFAULT_IDLE_TIMEOUT;
+	cfg->limits.max_connections = VW_DEFAULT_MAX_CONNECTIONS;
 	if ((cfg->source = strdup(source)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -361,10 +413,15 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 				goto out;
 			continue;
 		}
+		if (strcmp(k, "limits") == 0) {
+			if (parse_limits(&cfg->limits, v, source, err, errlen) < 0)
+				goto out;
+			continue;
+		}
 		if (strcmp(k, "drivers") != 0) {
 			keyerr(err, errlen, source, k, "unknown key; valid keys are: "
 			    "user, state_dir, run_dir, socket_dir, socket_group, "
-			    "admin_socket, drivers");
+			    "admin_socket, limits, drivers");
 			goto out;
 		}
 		if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0) {
@@ -513,6 +570,65 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 			    i, j);
 			if (norm_abs(d->allowed_roots[j], src, key, err, errlen) < 0)
 				return -1;
+		}
+	}
+	/* No volume may land on volwarden's own directories: a mountpoint
+	 * could otherwise chown or delete the state. */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const struct vw_driver *d = &cfg->drivers[i];
+		const char *own[] = { cfg->state_dir, cfg->run_dir, cfg->socket_dir };
+		const char *ownkey[] = { "state_dir", "run_dir", "socket_dir" };
+
+		for (size_t k = 0; k <= d->nallowed; k++) {
+			const char *r = k == 0 ? d->root : d->allowed_roots[k - 1];
+
+			for (size_t o = 0; o < 3; o++) {
+				if (strcmp(r, own[o]) != 0 &&
+				    vw_path_beneath(r, own[o]) == NULL &&
+				    vw_path_beneath(own[o], r) == NULL)
+					continue;
+				if (k == 0)
+					snprintf(key, sizeof(key), "drivers[%zu].root", i);
+				else
+					snprintf(key, sizeof(key),
+					    "drivers[%zu].allowed_roots[%zu]", i, k - 1);
+				return keyerr(err, errlen, src, key, "%s overlaps %s "
+				    "%s; volumes must live apart from volwarden's "
+				    "own directories", r, ownkey[o], own[o]);
+			}
+		}
+	}
+	/* Roots must not nest: a volume of one driver (or placed under an
+	 * allowed root) would otherwise sit inside another driver's tree,
+	 * where that driver's on_remove could delete it. */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const struct vw_driver *a = &cfg->drivers[i];
+
+		for (size_t j = 0; j < cfg->ndrivers; j++) {
+			const struct vw_driver *b = &cfg->drivers[j];
+
+			if (j > i && (strcmp(a->root, b->root) == 0 ||
+			    vw_path_beneath(a->root, b->root) != NULL ||
+			    vw_path_beneath(b->root, a->root) != NULL)) {
+				snprintf(key, sizeof(key), "drivers[%zu].root", j);
+				return keyerr(err, errlen, src, key, "%s overlaps the "
+				    "root %s of driver %s; driver roots must not "
+				    "contain each other", b->root, a->root, a->name);
+			}
+			for (size_t k = 0; k < b->nallowed; k++) {
+				const char *r = b->allowed_roots[k];
+
+				if (strcmp(r, a->root) == 0 ||
+				    vw_path_beneath(a->root, r) != NULL ||
+				    vw_path_beneath(r, a->root) != NULL) {
+					snprintf(key, sizeof(key),
+					    "drivers[%zu].allowed_roots[%zu]", j, k);
+					return keyerr(err, errlen, src, key, "%s "
+					    "overlaps the root %s of driver %s; use "
+					    "relative mountpoints for places under a "
+					    "driver root", r, a->root, a->name);
+				}
+			}
 		}
 	}
 	return 0;
@@ -691,6 +807,10 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 	}
 	fputs(",\n  \"admin_socket\": ", fp);
 	print_json_string(fp, cfg->admin_socket);
+	fprintf(fp, ",\n  \"limits\": {\"max_body_bytes\": %u, \"max_header_bytes\": "
+	    "%u, \"idle_timeout\": %u, \"max_connections\": %u}",
+	    cfg->limits.max_body_bytes, cfg->limits.max_header_bytes,
+	    cfg->limits.idle_timeout, cfg->limits.max_connections);
 	fputs(",\n  \"drivers\": [", fp);
 	for (size_t i = 0; i < cfg->ndrivers; i++) {
 		const struct vw_driver *d = &cfg->drivers[i];

@@ -47,7 +47,19 @@ struct vw_config {
 	char		*admin_socket;	/* volwardenctl's socket, mode 0600 root */
 	struct vw_driver *drivers;
 	size_t		 ndrivers;
+	struct vw_limits {
+		uint32_t max_body_bytes;	/* request body, bytes */
+		uint32_t max_header_bytes;	/* request headers, bytes */
+		uint32_t idle_timeout;		/* per connection, seconds */
+		uint32_t max_connections;	/* open at once, all sockets */
+	}		 limits;
 };
+
+/* Defaults and ranges of the "limits" keys (doc/volwarden.json.5). */
+#define VW_DEFAULT_MAX_BODY		(1024 * 1024)
+#define VW_DEFAULT_MAX_HEADER		(8 * 1024)
+#define VW_DEFAULT_IDLE_TIMEOUT		300
+#define VW_DEFAULT_MAX_CONNECTIONS	1024
 
 /* Command-line overrides; strings are borrowed from argv. */
 struct vw_overrides {

@@ -2,6 +2,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -122,8 +123,16 @@ vw_msg_recv(int sock, void *buf, size_t bufsize, struct vw_msg_hdr *hdr,
 			}
 		}
 	}
-	if (n == 0 && got_fd < 0 && !bad)
-		return 0;
+	if (n == 0 && got_fd < 0 && !bad) {
+		struct pollfd pfd = { .fd = sock, .events = POLLRDHUP };
+
+		/* SEQPACKET reads 0 both at EOF and for an empty datagram;
+		 * only a hang-up is EOF.  Every message has a header. */
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP)))
+			return 0;
+		errno = EBADMSG;
+		return -1;
+	}
 	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n < sizeof(*hdr))
 		goto badmsg;

@@ -35,6 +35,14 @@ int vw_opt_parse(const char *key, size_t keylen, const char *value,
 const char *vw_opt_names(void);
 
 /*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF.  yajl accepts some of these, and Go's JSON decoder in dockerd
+ * would turn each invalid byte into U+FFFD, so the path dockerd mounts
+ * would differ from the path we checked.  Returns 1 if valid.
+ */
+int vw_utf8_valid(const char *s, size_t len);
+
+/*
  * Normalise a mountpoint option: collapse repeated '/', drop a trailing
  * '/', refuse empty values, '.' and '..' components, control characters
  * and paths longer than VW_PATH_MAX - 1.  out may equal in.  Returns 0 or

@@ -162,6 +162,37 @@ gen_hex64(yajl_gen g, uint64_t v)
 	GSTR(g, buf);
 }
 
+/* The options v was created with, values as strings the way Docker passed
+ * them ({"uid": "1000", "mode": "0750"}); Get's Status shows the same
+ * (out_status in endpoints.c). */
+static void
+gen_options(yajl_gen g, const struct vw_volume *v)
+{
+	char num[32];
+
+	yajl_gen_map_open(g);
+	if (v->mountpoint_opt != NULL) {
+		GSTR(g, "mountpoint");
+		GSTR(g, v->mountpoint_opt);
+	}
+	if (v->flags & VW_OPT_UID) {
+		snprintf(num, sizeof(num), "%u", v->uid);
+		GSTR(g, "uid");
+		GSTR(g, num);
+	}
+	if (v->flags & VW_OPT_GID) {
+		snprintf(num, sizeof(num), "%u", v->gid);
+		GSTR(g, "gid");
+		GSTR(g, num);
+	}
+	if (v->flags & VW_OPT_MODE) {
+		snprintf(num, sizeof(num), "%04o", v->mode);
+		GSTR(g, "mode");
+		GSTR(g, num);
+	}
+	yajl_gen_map_close(g);
+}
+
 /* One volume; with detail, its mount IDs and their counts too. */
 static void
 gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
@@ -184,7 +215,7 @@ gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
 	GSTR(g, "mounts");
 	yajl_gen_integer(g, v->total);
 	GSTR(g, "options");
-	fe_gen_options(g, v);
+	gen_options(g, v);
 	if (detail) {
 		GSTR(g, "mount_ids");
 		yajl_gen_array_open(g);
@@ -552,6 +583,7 @@ int
 fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen)
 {
 	struct evhttp *h = evhttp_new(fe->base);
+	struct evhttp_bound_socket *bound;
 
 	if (h == NULL) {
 		snprintf(err, errlen, "evhttp_new failed");
@@ -562,7 +594,9 @@ fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen)
 	evhttp_set_timeout(h, ADMIN_TIMEOUT);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET);
 	evhttp_set_gencb(h, admin_dispatch, fe);
-	if (evhttp_accept_socket_with_handle(h, fe->admin_fd) == NULL) {
+	bound = evhttp_accept_socket_with_handle(h, fe->admin_fd);
+	if (bound == NULL || fe_accept_watch(fe, bound, &fe->admin_listener,
+	    &fe->admin_accept_timer) < 0) {
 		snprintf(err, errlen, "cannot serve the admin socket %s",
 		    fe->cfg->admin_socket);
 		evhttp_free(h);

@@ -13,158 +13,206 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <yajl/yajl_gen.h>
 
 #include "common/log.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
 
 #define LIT(s) (s), sizeof(s) - 1
-#define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
+#define OUT_LIT(o, s) fe_out_raw((o), LIT(s))
+
+/* One key of the options map, with a comma after the first. */
 static void
-reply_gen(const struct vw_call *c, yajl_gen g)
+out_key(struct fe_out *o, int *n, const char *key)
 {
-	const unsigned char *out;
-	size_t len;
-
-	if (yajl_gen_get_buf(g, &out, &len) != yajl_gen_status_ok)
-		fe_reply_err(c, 500, "cannot encode the reply");
-	else
-		fe_reply_json(c, 200, (const char *)out, len);
-	yajl_gen_free(g);
-}
-
-void
-fe_gen_options(struct yajl_gen_t *g, const struct vw_volume *v)
-{
-	char num[32];
-
-	yajl_gen_map_open(g);
-	if (v->mountpoint_opt != NULL) {
-		GSTR(g, "mountpoint");
-		GSTR(g, v->mountpoint_opt);
-	}
-	if (v->flags & VW_OPT_UID) {
-		snprintf(num, sizeof(num), "%u", v->uid);
-		GSTR(g, "uid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_GID) {
-		snprintf(num, sizeof(num), "%u", v->gid);
-		GSTR(g, "gid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_MODE) {
-		snprintf(num, sizeof(num), "%04o", v->mode);
-		GSTR(g, "mode");
-		GSTR(g, num);
-	}
-	yajl_gen_map_close(g);
+	if ((*n)++ > 0)
+		OUT_LIT(o, ",");
+	fe_out_cstr(o, key);
+	OUT_LIT(o, ":");
 }
 
 /* The Status map of Get: driver facts and the options given at Create. */
 static void
-gen_status(yajl_gen g, struct vw_drv *drv, const struct vw_volume *v)
+out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 {
-	yajl_gen_map_open(g);
-	GSTR(g, "driver");
-	GSTR(g, drv->d->name);
-	GSTR(g, "backend");
-	GSTR(g, vw_backend_name(drv->d->backend));
-	GSTR(g, "on_remove");
-	GSTR(g, vw_on_remove_name(drv->d->on_remove));
-	GSTR(g, "mounts");
-	yajl_gen_integer(g, v->total);
-	GSTR(g, "options");
-	fe_gen_options(g, v);
-	yajl_gen_map_close(g);
+	char num[32];
+	int n = 0;
+
+	OUT_LIT(o, "{\"driver\":");
+	fe_out_cstr(o, drv->d->name);
+	OUT_LIT(o, ",\"backend\":");
+	fe_out_cstr(o, vw_backend_name(drv->d->backend));
+	OUT_LIT(o, ",\"on_remove\":");
+	fe_out_cstr(o, vw_on_remove_name(drv->d->on_remove));
+	fe_out_raw(o, num, (size_t)snprintf(num, sizeof(num), ",\"mounts\":%u",
+	    v->total));
+	OUT_LIT(o, ",\"options\":{");
+	if (v->mountpoint_opt != NULL) {
+		out_key(o, &n, "mountpoint");
+		fe_out_cstr(o, v->mountpoint_opt);
+	}
+	if (v->flags & VW_OPT_UID) {
+		out_key(o, &n, "uid");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->uid), num));
+	}
+	if (v->flags & VW_OPT_GID) {
+		out_key(o, &n, "gid");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->gid), num));
+	}
+	if (v->flags & VW_OPT_MODE) {
+		out_key(o, &n, "mode");
+		fe_out_cstr(o, (snprintf(num, sizeof(num), "%04o", v->mode), num));
+	}
+	OUT_LIT(o, "}}");
 }
 
 static void
 ep_get(const struct vw_call *c, struct vw_volume *v)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct fe_out o;
 	char ts[32];
 
-	if (g == NULL) {
-		fe_reply_err(c, 500, "out of memory");
-		return;
-	}
 	fe_rfc3339(v->created, ts, sizeof(ts));
-	yajl_gen_map_open(g);
-	GSTR(g, "Volume");
-	yajl_gen_map_open(g);
-	GSTR(g, "Name");
-	GSTR(g, v->name);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->path);
-	GSTR(g, "CreatedAt");
-	GSTR(g, ts);
-	GSTR(g, "Status");
-	gen_status(g, c->drv, v);
-	yajl_gen_map_close(g);
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(c, g);
+	fe_out_init(&o, c);
+	OUT_LIT(&o, "{\"Volume\":{\"Name\":");
+	fe_out_cstr(&o, v->name);
+	OUT_LIT(&o, ",\"Mountpoint\":");
+	fe_out_cstr(&o, v->path);
+	OUT_LIT(&o, ",\"CreatedAt\":");
+	fe_out_cstr(&o, ts);
+	OUT_LIT(&o, ",\"Status\":");
+	out_status(&o, c->drv, v);
+	OUT_LIT(&o, "},\"Err\":\"\"}");
+	fe_out_send(&o, 200);
 }
+
+/*
+ * The List reply is kept between requests: dockerd lists often and
+ * volumes change rarely, and building it is linear in their number.  It
+ * is rebuilt when the registry's generation moves on, and sent by
+ * reference (evbuffer_add_reference), so a reply still being written
+ * keeps its copy alive while a newer one is built.
+ */
+struct vw_list_cache {
+	unsigned	 refs;		/* the driver's, and one per reply */
+	uint64_t	 gen;		/* registry generation it shows */
+	size_t		 len;
+	char		*body;
+};
+
+static void
+list_unref(struct vw_list_cache *lc)
+{
+	if (lc != NULL && --lc->refs == 0) {
+		free(lc->body);
+		free(lc);
+	}
+}
+
+static void
+list_cleanup(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	list_unref(arg);
+}
+
+void
+fe_list_forget(struct vw_drv *drv)
+{
+	list_unref(drv->list);
+	drv->list = NULL;
+}
+
+struct list_ctx {
+	struct fe_out	o;
+	int		first;
+};
 
 static int
 list_one(void *arg, struct vw_volume *v)
 {
-	yajl_gen g = arg;
+	struct list_ctx *lx = arg;
+	struct fe_out *o = &lx->o;
 	char ts[32];
 
 	fe_rfc3339(v->created, ts, sizeof(ts));
-	yajl_gen_map_open(g);
-	GSTR(g, "Name");
-	GSTR(g, v->name);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->path);
-	GSTR(g, "CreatedAt");
-	GSTR(g, ts);
-	yajl_gen_map_close(g);
-	return 0;
+	if (!lx->first)
+		OUT_LIT(o, ",");
+	lx->first = 0;
+	OUT_LIT(o, "{\"Name\":");
+	fe_out_cstr(o, v->name);
+	OUT_LIT(o, ",\"Mountpoint\":");
+	fe_out_cstr(o, v->path);
+	OUT_LIT(o, ",\"CreatedAt\":");
+	fe_out_cstr(o, ts);
+	OUT_LIT(o, "}");
+	return o->err;
 }
 
+static struct vw_list_cache *
+list_build(struct vw_drv *drv)
+{
+	struct vw_list_cache *lc = calloc(1, sizeof(*lc));
+	struct list_ctx lx;
+
+	if (lc == NULL)
+		return NULL;
+	fe_out_init(&lx.o, NULL);
+	lx.first = 1;
+	OUT_LIT(&lx.o, "{\"Volumes\":[");
+	vw_registry_each(&drv->reg, list_one, &lx);
+	OUT_LIT(&lx.o, "],\"Err\":\"\"}\n");
+	if (lx.o.err) {
+		free(lx.o.p);
+		free(lc);
+		return NULL;
+	}
+	lc->body = lx.o.p;
+	lc->len = lx.o.len;
+	lc->gen = drv->reg.gen;
+	lc->refs = 1;
+	return lc;
+}
+
+/* The cached body goes out by reference, past fe_out: count it here. */
 static void
 ep_list(const struct vw_call *c)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct vw_drv *drv = c->drv;
+	struct vw_list_cache *lc = drv->list;
+	struct evbuffer *out = evhttp_request_get_output_buffer(c->req);
 
-	if (g == NULL) {
+	if (lc == NULL || lc->gen != drv->reg.gen) {
+		fe_list_forget(drv);
+		if ((lc = drv->list = list_build(drv)) == NULL) {
+			fe_reply_err(c, 500, "out of memory");
+			return;
+		}
+	}
+	lc->refs++;
+	if (evbuffer_add_reference(out, lc->body, lc->len, list_cleanup,
+	    lc) < 0) {
+		lc->refs--;
 		fe_reply_err(c, 500, "out of memory");
 		return;
 	}
-	yajl_gen_map_open(g);
-	GSTR(g, "Volumes");
-	yajl_gen_array_open(g);
-	vw_registry_each(&c->drv->reg, list_one, g);
-	yajl_gen_array_close(g);
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(c, g);
+	evhttp_send_reply(c->req, 200, "OK", NULL);
+	fe_metrics_request(c, 0);
 }
 
 static void
 ep_path(const struct vw_call *c, struct vw_volume *v)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
+	struct fe_out o;
 
-	if (g == NULL) {
-		fe_reply_err(c, 500, "out of memory");
-		return;
-	}
 	/* The mountpoint only while mounted (protocol doc 6.7). */
-	yajl_gen_map_open(g);
-	GSTR(g, "Mountpoint");
-	GSTR(g, v->total > 0 ? v->path : "");
-	GSTR(g, "Err");
-	GSTR(g, "");
-	yajl_gen_map_close(g);
-	reply_gen(c, g);
+	fe_out_init(&o, c);
+	OUT_LIT(&o, "{\"Mountpoint\":");
+	fe_out_cstr(&o, v->total > 0 ? v->path : "");
+	OUT_LIT(&o, ",\"Err\":\"\"}");
+	fe_out_send(&o, 200);
 }
 
 /* Indexed by enum vw_ep; the URI is "/" and the name. */

@@ -14,6 +14,9 @@ struct event_base;
 struct event;
 struct evhttp;
 struct evhttp_request;
+struct evhttp_bound_socket;
+struct evconnlistener;
+struct evbuffer;
 
 /* ------------------------------------------------------------ request.c */
 
@@ -100,6 +103,12 @@ int vw_store_flush(struct vw_store *st);
  * flush runs from a lowest-priority libevent event, so all requests that
  * arrived in the same loop iteration share one fdatasync. */
 int vw_store_commit(struct vw_store *st, vw_store_done_fn done, void *arg);
+/* Announce a record that will be appended soon (a helper is acting for
+ * it): a commit waits for it, up to about one fdatasync, so concurrent
+ * requests share fsyncs.  Every hold is ended by vw_store_release,
+ * whether or not the record comes. */
+void vw_store_hold(struct vw_store *st);
+void vw_store_release(struct vw_store *st);
 /* Attach to an event loop (needed for vw_store_commit). */
 int vw_store_attach(struct vw_store *st, struct event_base *base);
 /* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
@@ -107,9 +116,11 @@ int vw_store_attach(struct vw_store *st, struct event_base *base);
 int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
 /* Write one record into the snapshot being built by vw_store_compact. */
 int vw_store_emit(struct vw_store *st, const struct vw_record *rec);
-/* Bytes in the WAL, and number of fdatasync calls made (for bench/). */
+/* Bytes in the WAL, and the number of fdatasync calls made and records
+ * appended since open (for bench/). */
 uint64_t vw_store_wal_bytes(const struct vw_store *st);
 uint64_t vw_store_syncs(const struct vw_store *st);
+uint64_t vw_store_records(const struct vw_store *st);
 void vw_store_close(struct vw_store *st);
 
 /* ---------------------------------------------------------- registry.c */
@@ -141,6 +152,7 @@ struct vw_registry {
 	size_t		 count;
 	size_t		 ncustom;	/* volumes with a mountpoint option */
 	size_t		 nmounted;	/* volumes with total > 0 */
+	uint64_t	 gen;		/* bumped by every put and del */
 };
 
 int vw_registry_init(struct vw_registry *r);
@@ -171,6 +183,7 @@ void vw_registry_free(struct vw_registry *r);
 
 struct vw_fe;
 struct vw_op;
+struct vw_list_cache;
 
 /* The Docker endpoints, for routing and for metrics (endpoints.c). */
 enum vw_ep {
@@ -216,9 +229,10 @@ struct vw_call {
 struct vw_helper {
 	int		 fd;
 	pid_t		 pid;
-	struct event	*ev;
+	struct event	*ev, *wev;		/* readable; writable */
 	uint64_t	 next_id;
 	struct vw_hc_pending *head, *tail;	/* in-flight, in send order */
+	struct vw_hc_pending *unsent;		/* first not yet sent */
 	uint64_t	 capabilities;		/* from the HELLO reply */
 };
 
@@ -230,9 +244,13 @@ struct vw_drv {
 	int			 listen_fd;
 	int			 activated;	/* listen_fd came from systemd */
 	struct evhttp		*http;
+	struct evconnlistener	*listener;	/* owned by http */
+	struct event		*accept_timer;	/* resumes a paused accept */
+	int			 accept_paused_logged;
 	struct vw_helper	 helper;
 	struct vw_registry	 reg;
 	struct vw_op		*busy;		/* ops running, one per name */
+	struct vw_list_cache	*list;		/* the last List reply */
 	struct vw_metrics	 metrics;
 };
 
@@ -262,6 +280,9 @@ struct vw_fe {
 	uint64_t		 started_ns;	/* CLOCK_MONOTONIC */
 	int			 admin_fd;	/* listening admin socket */
 	struct evhttp		*admin;
+	struct evconnlistener	*admin_listener;	/* owned by admin */
+	struct event		*admin_accept_timer;
+	int			 admin_accept_paused_logged;
 	int			 notify_fd;	/* $NOTIFY_SOCKET, or -1 */
 };
 
@@ -331,16 +352,43 @@ int fe_dump_mounts(void *arg, struct vw_store *st);
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
 /* "VolumeDriver.Create" etc., or "unknown": static strings. */
 const char *fe_ep_name(enum vw_ep ep);
-/* Generate the JSON object of the options v was created with, values as
- * strings the way Docker passed them ({"uid": "1000", "mode": "0750"}). */
-struct yajl_gen_t;
-void fe_gen_options(struct yajl_gen_t *g, const struct vw_volume *v);
+/* Drop the cached List reply (its memory goes once no reply uses it). */
+void fe_list_forget(struct vw_drv *drv);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */
 int fe_http_setup(struct vw_drv *drv, char *err, size_t errlen);
+/* Find the listener evhttp made for bound (*lev) and make it pause
+ * accepting for a moment, with a timer (*timer) to resume, when accept
+ * fails at the descriptor limit, instead of spinning.  Returns 0 or -1. */
+int fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
+    struct evconnlistener **lev, struct event **timer);
+/*
+ * A reply written piece by piece into the request's output buffer (or,
+ * with call NULL, into the heap string p, for a body kept and sent by
+ * reference); an allocation failure turns it into a 500 at fe_out_send.
+ * Every reply on a driver socket goes through fe_out_send (or, for the
+ * cached List, is counted by fe_metrics_request directly), so the
+ * metrics see each request exactly once.
+ */
+struct fe_out {
+	const struct vw_call	*call;
+	struct evbuffer		*b;
+	char			*p;
+	size_t			 len, cap;
+	int			 err;
+};
+void fe_out_init(struct fe_out *o, const struct vw_call *c);
+/* Bytes as they are. */
+void fe_out_raw(struct fe_out *o, const char *s, size_t len);
+/* A quoted, escaped JSON string (the same bytes yajl_gen writes). */
+void fe_out_str(struct fe_out *o, const char *s, size_t len);
+void fe_out_cstr(struct fe_out *o, const char *s);
+/* Append the final newline, send with HTTP status code and count the
+ * request in the driver's metrics (an error if code >= 400). */
+void fe_out_send(struct fe_out *o, int code);
 /* Send a reply with HTTP status code and a JSON body of len bytes, and
- * count it in the driver's metrics (an error if code >= 400). */
+ * count it like fe_out_send. */
 void fe_reply_json(const struct vw_call *c, int code, const char *body,
     size_t len);
 /* Send {"Err": msg} with HTTP status code (200 for domain errors), and

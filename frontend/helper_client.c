@@ -27,6 +27,7 @@ struct vw_hc_pending {
 	uint64_t		 t0;	/* sent, CLOCK_MONOTONIC ns */
 	hc_cb			 cb;
 	void			*arg;
+	struct vw_volume_req	*req;	/* until sent */
 };
 
 int
@@ -154,7 +155,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		p = h->head;
-		if (p == NULL || hdr.id != p->id ||
+		if (p == NULL || p->req != NULL || hdr.id != p->id ||
 		    hdr.type != (p->type | VW_MSG_REPLY) ||
 		    hdr.len != sizeof(struct vw_volume_reply)) {
 			log_warnx("%s: protocol violation: unexpected %s (id %"
@@ -181,6 +182,41 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Send queued requests, oldest first, until the channel is full again. */
+static void
+hc_flush(struct vw_drv *drv)
+{
+	struct vw_helper *h = &drv->helper;
+	struct vw_hc_pending *p;
+
+	while ((p = h->unsent) != NULL) {
+		if (vw_msg_send(h->fd, p->type, p->id, p->req, sizeof(*p->req),
+		    -1) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (event_add(h->wev, NULL) < 0)
+					fatal("watching the helper channel");
+				return;
+			}
+			/* The channel is broken: the read side sees it too. */
+			log_warn("sending %s to the helper", vw_msg_name(p->type));
+			helper_gone(drv, "channel failed");
+			return;
+		}
+		free(p->req);
+		p->req = NULL;
+		h->unsent = p->next;
+	}
+	event_del(h->wev);
+}
+
+static void
+hc_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hc_flush(arg);
+}
+
 int
 hc_attach(struct vw_drv *drv)
 {
@@ -190,7 +226,10 @@ hc_attach(struct vw_drv *drv)
 		return -1;
 	drv->helper.ev = event_new(drv->fe->base, drv->helper.fd,
 	    EV_READ | EV_PERSIST, hc_read_cb, drv);
-	if (drv->helper.ev == NULL || event_add(drv->helper.ev, NULL) < 0)
+	drv->helper.wev = event_new(drv->fe->base, drv->helper.fd,
+	    EV_WRITE | EV_PERSIST, hc_write_cb, drv);
+	if (drv->helper.ev == NULL || drv->helper.wev == NULL ||
+	    event_add(drv->helper.ev, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -216,16 +255,28 @@ hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
 	p->cb = cb;
 	p->arg = arg;
 	p->next = NULL;
-	/* The channel's send buffer holds many requests; a helper that
-	 * stops reading shows up as EAGAIN here, which fails the request. */
-	if (vw_msg_send(h->fd, type, p->id, req, sizeof(*req), -1) < 0) {
-		log_warn("sending %s for volume %s to the helper", vw_msg_name(type),
-		    name);
-		free(p);
-		free(req);
-		return -1;
+	p->req = req;
+	/*
+	 * The channel's send buffer holds some 25 requests.  Beyond that
+	 * (EAGAIN), requests wait here in order and hc_flush sends them as
+	 * the helper catches up: concurrency beyond 25 must not fail
+	 * requests.  Any other error fails this one request.
+	 */
+	if (h->unsent == NULL) {
+		if (vw_msg_send(h->fd, type, p->id, req, sizeof(*req), -1) == 0) {
+			free(req);
+			p->req = NULL;
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_warn("sending %s for volume %s to the helper",
+			    vw_msg_name(type), name);
+			free(p);
+			free(req);
+			return -1;
+		} else if (event_add(h->wev, NULL) < 0) {
+			fatal("watching the helper channel");
+		} else
+			h->unsent = p;
 	}
-	free(req);
 	if (h->tail != NULL)
 		h->tail->next = p;
 	else

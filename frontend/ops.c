@@ -23,6 +23,8 @@
 #include "common/validate.h"
 #include "frontend/frontend.h"
 
+#define LIT(s) (s), sizeof(s) - 1
+
 /* Compact a store once its WAL passes this many bytes. */
 #define COMPACT_BYTES	(8u << 20)
 
@@ -191,6 +193,7 @@ create_committed(void *arg, int err)
 		fatalx("out of memory adding volume %s to the registry",
 		    op->dreq.name);
 	} else {
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s created at %s", drv->d->name,
 		    op->dreq.name, op->path);
 		reply_empty(op);
@@ -206,6 +209,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_drv *drv = op->drv;
 	struct vw_record rec;
 
+	vw_store_release(drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -269,7 +273,10 @@ op_create(struct vw_op *op)
 		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	/* Its record follows the helper's reply: commits wait for it. */
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------------- remove */
@@ -286,6 +293,7 @@ remove_committed(void *arg, int err)
 		    drv->fe->cfg->state_dir, strerror(err));
 	} else {
 		vw_registry_del(&drv->reg, op->dreq.name);
+		fe_list_forget(drv);
 		log_info("driver %s: volume %s removed (on_remove %s)",
 		    drv->d->name, op->dreq.name, vw_on_remove_name(drv->d->on_remove));
 		reply_empty(op);
@@ -316,6 +324,7 @@ remove_done(void *arg, const struct vw_volume_reply *rep)
 {
 	struct vw_op *op = arg;
 
+	vw_store_release(op->drv->fe->state);
 	if (rep->err != 0) {
 		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
@@ -353,7 +362,9 @@ op_remove(struct vw_op *op)
 		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
+		return;
 	}
+	vw_store_hold(drv->fe->state);
 }
 
 /* ------------------------------------------------------ mount/unmount */
@@ -364,8 +375,6 @@ mount_committed(void *arg, int err)
 	struct vw_op *op = arg;
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
-	char body[VW_PATH_MAX + 64];
-	int n;
 
 	if (err != 0 || v == NULL ||
 	    vw_registry_set_mount(&drv->reg, v, op->dreq.id, op->count) < 0) {
@@ -378,17 +387,15 @@ mount_committed(void *arg, int err)
 	if (op->kind == VW_OP_UNMOUNT) {
 		reply_empty(op);
 	} else {
-		/* The path comes from our registry; quotes and backslashes
-		 * are escaped, control characters cannot occur (the
-		 * mountpoint normaliser refuses them). */
-		n = snprintf(body, sizeof(body), "{\"Mountpoint\":\"");
-		for (const char *p = v->path; *p != '\0' && n < (int)sizeof(body) - 8; p++) {
-			if (*p == '"' || *p == '\\')
-				body[n++] = '\\';
-			body[n++] = *p;
-		}
-		n += snprintf(body + n, sizeof(body) - (size_t)n, "\",\"Err\":\"\"}");
-		fe_reply_json(&op->call, 200, body, (size_t)n);
+		struct fe_out o;
+
+		/* Escaped like every reply: the path may hold quotes or
+		 * backslashes (control characters cannot occur). */
+		fe_out_init(&o, &op->call);
+		fe_out_raw(&o, LIT("{\"Mountpoint\":"));
+		fe_out_cstr(&o, v->path);
+		fe_out_raw(&o, LIT(",\"Err\":\"\"}"));
+		fe_out_send(&o, 200);
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);

@@ -170,6 +170,7 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 	}
 	link_volume(r, v);
 	r->count++;
+	r->gen++;
 	if (v->mountpoint_opt != NULL)
 		r->ncustom++;
 	return v;
@@ -188,6 +189,7 @@ vw_registry_del(struct vw_registry *r, const char *name)
 	if (v->total > 0)
 		r->nmounted--;
 	r->count--;
+	r->gen++;
 	free_volume(v);
 }
 

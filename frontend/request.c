@@ -12,6 +12,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "common/validate.h"
 #include "frontend/frontend.h"
 
 /* Longest string value accepted, in bytes (a mountpoint is the longest
@@ -101,6 +102,8 @@ cb_string(void *ctx, const unsigned char *s, size_t len)
 
 	if (len > DREQ_STRING_MAX)
 		return fail(ps, "a string in the request is longer than 4095 bytes");
+	if (!vw_utf8_valid((const char *)s, len))
+		return fail(ps, "a string in the request is not valid UTF-8");
 	if (ps->depth == 2) {
 		size_t i = r->nopts - 1;
 
@@ -158,6 +161,8 @@ cb_map_key(void *ctx, const unsigned char *k, size_t len)
 	struct pstate *ps = ctx;
 	struct vw_dreq *r = ps->r;
 
+	if (!vw_utf8_valid((const char *)k, len))
+		return fail(ps, "a key in the request is not valid UTF-8");
 	if (ps->depth == 2) {
 		size_t i;
 

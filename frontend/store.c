@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,6 +38,10 @@
 #define MAGIC_LEN	8
 #define REC_HDR		8
 #define PAYLOAD_MAX	(16 * 1024)
+/* Longest a commit waits for records announced with vw_store_hold: about
+ * one fdatasync, so a slow helper costs little and a stuck one cannot
+ * stall the records of other requests. */
+#define HOLD_USEC	2000
 
 struct waiter {
 	struct waiter		*next;
@@ -51,11 +56,15 @@ struct vw_store {
 	int		 durable;
 	uint64_t	 wal_size;	/* bytes, including the magic */
 	uint64_t	 syncs;
+	uint64_t	 records;	/* appended since open */
 	unsigned char	*buf;		/* queued records */
 	size_t		 len, cap;
 	struct waiter	*waiters, **wtail;
 	struct event	*commit_ev;
 	int		 scheduled;	/* commit_ev is active */
+	unsigned	 holds;		/* records announced, not yet queued */
+	struct event	*hold_ev;	/* bounds the wait for them */
+	int		 hold_over;	/* hold_ev fired: flush now */
 	int		 snapfd;	/* during compaction */
 	unsigned char	*sbuf;
 	size_t		 slen, scap;
@@ -541,6 +550,7 @@ vw_store_append(struct vw_store *st, const struct vw_record *rec)
 		errno = e.err;
 		return -1;
 	}
+	st->records++;
 	return 0;
 }
 
@@ -584,11 +594,23 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vw_store *st = arg;
 	struct waiter *w, *next;
+	struct timeval tv = { 0, HOLD_USEC };
 	int err;
 
 	(void)fd;
 	(void)what;
 	st->scheduled = 0;
+	if (st->holds > 0 && !st->hold_over) {
+		/* Records are on their way (a helper is acting for them):
+		 * let them share this fdatasync rather than pay for their
+		 * own right after it.  vw_store_release or hold_cb brings
+		 * us back. */
+		if (!evtimer_pending(st->hold_ev, NULL))
+			evtimer_add(st->hold_ev, &tv);
+		return;
+	}
+	evtimer_del(st->hold_ev);
+	st->hold_over = 0;
 	err = vw_store_flush(st);
 	w = st->waiters;
 	st->waiters = NULL;
@@ -600,11 +622,33 @@ commit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void
+schedule(struct vw_store *st)
+{
+	if (!st->scheduled) {
+		st->scheduled = 1;
+		event_active(st->commit_ev, EV_TIMEOUT, 0);
+	}
+}
+
+static void
+hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vw_store *st = arg;
+
+	(void)fd;
+	(void)what;
+	st->hold_over = 1;
+	if (st->waiters != NULL)
+		schedule(st);
+}
+
 int
 vw_store_attach(struct vw_store *st, struct event_base *base)
 {
 	st->commit_ev = event_new(base, -1, 0, commit_cb, st);
-	if (st->commit_ev == NULL)
+	st->hold_ev = evtimer_new(base, hold_cb, st);
+	if (st->commit_ev == NULL || st->hold_ev == NULL)
 		return -1;
 	/* Lowest priority: runs after every ready request in this loop
 	 * iteration has queued its records (group commit). */
@@ -623,11 +667,22 @@ vw_store_commit(struct vw_store *st, vw_store_done_fn done, void *arg)
 	w->arg = arg;
 	*st->wtail = w;
 	st->wtail = &w->next;
-	if (!st->scheduled) {
-		st->scheduled = 1;
-		event_active(st->commit_ev, EV_TIMEOUT, 0);
-	}
+	schedule(st);
 	return 0;
+}
+
+void
+vw_store_hold(struct vw_store *st)
+{
+	st->holds++;
+}
+
+void
+vw_store_release(struct vw_store *st)
+{
+	if (st->holds > 0 && --st->holds == 0 && st->waiters != NULL &&
+	    st->commit_ev != NULL)
+		schedule(st);
 }
 
 int
@@ -718,6 +773,12 @@ vw_store_syncs(const struct vw_store *st)
 	return st->syncs;
 }
 
+uint64_t
+vw_store_records(const struct vw_store *st)
+{
+	return st->records;
+}
+
 void
 vw_store_close(struct vw_store *st)
 {
@@ -731,6 +792,8 @@ vw_store_close(struct vw_store *st)
 	}
 	if (st->commit_ev != NULL)
 		event_free(st->commit_ev);
+	if (st->hold_ev != NULL)
+		event_free(st->hold_ev);
 	close(st->walfd);
 	free(st->buf);
 	free(st->dirpath);

@@ -68,8 +68,15 @@ sockfile_note(struct sockfile *sf, const char *path)
 	sf->have = lstat(sf->path, &sf->st) == 0 && S_ISSOCK(sf->st.st_mode);
 }
 
-/* Remove it only if it still has the same device and inode: a newer
- * instance may have bound its own in the meantime. */
+/*
+ * Remove it only if it is still the same file: a newer instance may have
+ * bound its own in the meantime (a helper killed with its frontend can
+ * finish queued requests for a while first).  The inode number alone
+ * does not tell: ext4 hands the number of the socket the new instance
+ * unlinked to the one it binds next.  The modification time, set when
+ * bind(2) made the file, tells them apart (unlike the change time, it
+ * survives a chmod of the socket by hand).
+ */
 static void
 sockfile_remove(const struct sockfile *sf)
 {
@@ -77,6 +84,8 @@ sockfile_remove(const struct sockfile *sf)
 
 	if (sf->have && lstat(sf->path, &st) == 0 &&
 	    st.st_dev == sf->st.st_dev && st.st_ino == sf->st.st_ino &&
+	    st.st_mtim.tv_sec == sf->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == sf->st.st_mtim.tv_nsec &&
 	    unlink(sf->path) < 0)
 		log_warn("cannot remove %s", sf->path);
 }
@@ -239,6 +248,10 @@ main(int argc, char *argv[])
 	/* The frontend is gone: stop advertising the driver to dockerd. */
 	sockfile_remove(&drv_sock);
 	sockfile_remove(&admin_sock);
+	for (size_t i = 0; i < ctx.driver->nallowed; i++)
+		close(ctx.allowed_fds[i]);
+	free(ctx.allowed_fds);
+	close(ctx.root_fd);
 	vw_config_free(&cfg);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,7 +36,8 @@ sys_openat2(int dirfd, const char *path, struct open_how *how)
 #endif
 }
 
-/* One component, no symlinks: the portable fallback and the create path. */
+/* The last component: no symlinks; it may be a mount point (a volume
+ * directory can be a disk of its own). */
 static int
 open_component(int dirfd, const char *comp)
 {
@@ -43,11 +45,73 @@ open_component(int dirfd, const char *comp)
 }
 
 static int
+mount_id(int fd, uint64_t *id)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID,
+	    &stx) < 0)
+		return -1;
+	if (!(stx.stx_mask & STATX_MNT_ID)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	*id = stx.stx_mnt_id;
+	return 0;
+}
+
+/*
+ * A component on the way: no symlinks and no mount points, bind mounts of
+ * the same file system included (st_dev cannot tell those apart).
+ * openat2(RESOLVE_NO_XDEV), or on older kernels openat(O_NOFOLLOW) and a
+ * comparison of statx mount IDs.  EXDEV for a mount point.
+ */
+static int
+open_dir_noxdev(int dirfd, const char *comp)
+{
+	struct open_how how;
+	uint64_t a = 0, b = 0;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	for (int tries = 0; tries < 8; tries++) {
+		fd = sys_openat2(dirfd, comp, &how);
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	if ((fd = open_component(dirfd, comp)) < 0)
+		return -1;
+	if (mount_id(dirfd, &a) < 0 || mount_id(fd, &b) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (a != b) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Walk rel one component at a time.  Intermediate components may be
+ * neither symlinks nor mount points; the last one may be a mount point
+ * but not a symlink.
+ */
+static int
 walk(int dirfd, const char *rel, int create, int *created)
 {
 	char comp[NAME_MAX + 1];
 	const char *p = rel;
-	int fd = dup(dirfd);
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
@@ -56,16 +120,20 @@ walk(int dirfd, const char *rel, int create, int *created)
 		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
 		int next, last = (e == NULL);
 
-		if (len == 0 || len > NAME_MAX ||
-		    (len == 1 && p[0] == '.') ||
+		if (len == 0 || (len == 1 && p[0] == '.') ||
 		    (len == 2 && p[0] == '.' && p[1] == '.')) {
 			close(fd);
 			errno = EXDEV;
 			return -1;
 		}
+		if (len > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		next = open_component(fd, comp);
+		next = last ? open_component(fd, comp) : open_dir_noxdev(fd, comp);
 		if (next < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
 				int saved = errno;
@@ -76,18 +144,18 @@ walk(int dirfd, const char *rel, int create, int *created)
 			}
 			if (last && created != NULL)
 				*created = 1;
-			next = open_component(fd, comp);
+			next = last ? open_component(fd, comp) :
+			    open_dir_noxdev(fd, comp);
 		}
 		if (next < 0) {
 			int saved = errno;
 			struct stat st;
 
 			/* O_DIRECTORY|O_NOFOLLOW on a symlink fails with
-			 * ENOTDIR: tell the caller it was a symlink. */
-			if (saved == ENOTDIR &&
-			    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISLNK(st.st_mode))
-				saved = ELOOP;
+			 * ENOTDIR, openat2 with ELOOP: report ELOOP. */
+			if ((saved == ENOTDIR || saved == ELOOP) &&
+			    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				saved = S_ISLNK(st.st_mode) ? ELOOP : saved;
 			close(fd);
 			errno = saved;
 			return -1;
@@ -102,27 +170,11 @@ walk(int dirfd, const char *rel, int create, int *created)
 int
 ph_open_beneath(int dirfd, const char *rel, int create, int *created)
 {
-	struct open_how how;
-	int fd;
-
 	if (created != NULL)
 		*created = 0;
 	if (rel[0] == '/' || rel[0] == '\0') {
 		errno = EXDEV;
 		return -1;
-	}
-	if (!create) {
-		memset(&how, 0, sizeof(how));
-		how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		    RESOLVE_NO_MAGICLINKS;
-		for (int tries = 0; tries < 8; tries++) {
-			fd = sys_openat2(dirfd, rel, &how);
-			if (fd >= 0 || errno != EAGAIN)
-				break;
-		}
-		if (fd >= 0 || errno != ENOSYS)
-			return fd;
 	}
 	return walk(dirfd, rel, create, created);
 }
@@ -130,6 +182,9 @@ ph_open_beneath(int dirfd, const char *rel, int create, int *created)
 static int
 remove_tree_at(int dirfd, const char *name, dev_t dev, int depth)
 {
+	/* The top may be a mount point (the volume's own disk); nothing
+	 * below it may be: a bind mount of a host directory into a volume
+	 * must never be emptied. */
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
@@ -139,7 +194,8 @@ remove_tree_at(int dirfd, const char *name, dev_t dev, int depth)
 		errno = ELOOP;
 		return -1;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = depth == 0 ? open_component(dirfd, name) :
+	    open_dir_noxdev(dirfd, name);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {

@@ -11,7 +11,7 @@ pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
 libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
 ca-certificates"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs curl jq docker.io busybox-static systemd"
+	pkgs="$pkgs curl jq docker.io busybox-static clang python3 systemd"
 fi
 
 missing=""

@@ -19,6 +19,7 @@ static const struct vw_sc_rule privhelper_rules[] = {
 	/* The channel and logging. */
 	ALLOW(recvmsg), ALLOW(sendmsg), ALLOW(sendto), ALLOW(read),
 	ALLOW(write), ALLOW(writev), ALLOW(close),
+	ALLOW(poll), ALLOW(ppoll),	/* EOF vs. an empty datagram */
 
 	/* Confined file operations (privhelper/resolve.c, backends/dir.c). */
 	ALLOW(openat), ALLOW(openat2), ALLOW(mkdirat), ALLOW(fchown),

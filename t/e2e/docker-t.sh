@@ -248,8 +248,11 @@ out=$(DK volume rm owned 2>&1)
 is "$out" "owned" "7: docker volume rm owned"
 unlike "$(our_volumes)" '^owned$' "7: it is gone from docker volume ls"
 unlike "$(vw_call VolumeDriver.List '{}')" '"owned"' "7: and from the plugin's List"
-DK volume inspect owned >/dev/null 2>&1
-rc=$?; ok $((rc == 0)) "7: inspect of the removed volume fails"
+# dockerd asks every plugin in /run/docker/plugins about an unknown name,
+# so another volwarden test running at the same time may own an "owned":
+# what matters is that our driver no longer has it.
+drv_of=$(DK volume inspect owned 2>/dev/null | jq -r '.[0].Driver')
+ok $([ "$drv_of" != "$DRV" ]; echo $?) "7: inspect no longer finds the removed volume in our driver"
 is "$(cat "$ROOT/owned/u" 2>&1)" "mine" "7: on_remove keep: the data stays on the host"
 
 # ---------------------------------------------------- 8. implicit creation

@@ -117,6 +117,51 @@ if [ -n "${RECV_PID:-}" ]; then
 	RECV_PID=
 fi
 
+# --------------------------------- other inherited descriptors are closed
+# Start-up closes every descriptor above stdio that the caller left open,
+# except the LISTEN_FDS sockets: fd 3 (a listening driver socket, as
+# systemd passes it) must survive and serve, fd 7 (any other file, here
+# a marker) must not reach the daemon or its helpers.
+if command -v python3 >/dev/null 2>&1; then
+	rm -f "$VW_SOCK"
+	python3 - "$VW_SOCK" "$VOLWARDEN" --foreground --debug --config "$CONF" \
+	    >>"$VW_LOG" 2>&1 <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o660)
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.dup2(os.open(sys.argv[1] + ".marker", os.O_RDWR | os.O_CREAT, 0o600), 7)
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.environ["LISTEN_FDS"] = "1"
+os.execv(sys.argv[2], sys.argv[2:])
+PY
+	VW_PID=$!
+	cleanup_fn "kill -9 $VW_PID"
+	for i in $(seq 1 100); do
+		[ -S "$SOCK2" ] && [ -S "$VW_ADMIN" ] && break
+		sleep 0.1
+	done
+	is "$(json_get "$(call "$VW_SOCK" VolumeDriver.Get '{"Name":"sa1"}')" '.Volume.Name')" \
+	    sa1 "with another fd inherited too, the LISTEN_FDS socket (fd 3) still serves"
+	# holders FILE: the pids of the daemon and its helpers that have FILE open.
+	holders() {
+		local p fd
+		for p in $VW_PID $(cat "/proc/$VW_PID/task/$VW_PID/children" 2>/dev/null); do
+			for fd in /proc/"$p"/fd/*; do
+				[ "$(readlink "$fd")" = "$1" ] && echo "$p"
+			done
+		done | sort -u | tr '\n' ' '
+	}
+	ok "$([ -d "/proc/$VW_PID/fd" ]; echo $?)" "the daemon runs"
+	is "$(holders "$VW_SOCK.marker")" "" "... and neither it nor a helper holds the other inherited fd (7)"
+	rm -f "$VW_SOCK.marker"
+	vw_stop
+	ok $? "SIGTERM: volwarden exits 0"
+	ok "$([ -S "$VW_SOCK" ]; echo $?)" "the inherited socket file is still there"
+fi
+
 # ------------------------------------------- the units, if systemd can read them
 if command -v systemd-analyze >/dev/null 2>&1 &&
     [ -f "$top_builddir/contrib/systemd/volwarden.service" ]; then

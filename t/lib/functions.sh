@@ -51,7 +51,7 @@ vw_start() {
 	    >>"$VW_LOG" 2>&1 &
 	VW_PID=$!
 	cleanup_fn "kill -9 $VW_PID"
-	for i in $(seq 1 100); do
+	for i in $(seq 1 300); do
 		if ! kill -0 "$VW_PID" 2>/dev/null; then
 			diag "volwarden exited during start-up:"
 			diag "$(tail -5 "$VW_LOG")"
@@ -63,7 +63,9 @@ vw_start() {
 		fi
 		sleep 0.1
 	done
-	diag "volwarden did not answer on $VW_SOCK within 10 s"
+	diag "volwarden did not answer on $VW_SOCK within 30 s; its log ends:"
+	diag "$(grep -v ': debug: ' "$VW_LOG" | tail -10)"
+	diag "$(ls -la "$(dirname "$VW_SOCK")" 2>&1)"
 	return 1
 }
 

@@ -45,7 +45,7 @@ main(void)
 	is_string(parse_err("{\"user\":\"x\"}"), "t.json: key drivers: is required",
 	    "drivers missing");
 	is_string(parse_err("{\"bogus\":1,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
-	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, drivers",
+	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
 	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove",
@@ -80,6 +80,16 @@ main(void)
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"},"
 	    "{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/w\"}]}"),
 	    "t.json: key drivers[1].name: driver \"vw\" is defined twice", "duplicate driver");
+	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"},"
+	    "{\"name\":\"v2\",\"backend\":\"dir\",\"root\":\"/v/sub\"}]}"),
+	    "t.json: key drivers[1].root: /v/sub overlaps the root /v of driver vw; driver roots must not contain each other",
+	    "nested driver roots");
+	is_string(parse_err("{\"state_dir\":\"/srv/state\",\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\",\"allowed_roots\":[\"/srv\"]}]}"),
+	    "t.json: key drivers[0].allowed_roots[0]: /srv overlaps state_dir /srv/state; volumes must live apart from volwarden's own directories",
+	    "an allowed root containing the state directory");
+	is_string(parse_err(DRV(",\"allowed_roots\":[\"/v/x\"]")),
+	    "t.json: key drivers[0].allowed_roots[0]: /v/x overlaps the root /v of driver vw; use relative mountpoints for places under a driver root",
+	    "allowed root inside the driver root");
 	is_string(parse_err("{\"drivers\":[{\"backend\":\"dir\",\"root\":\"/v\"}]}"),
 	    "t.json: key drivers[0]: \"name\" is required", "name missing");
 	is_string(parse_err("{\"state_dir\":5,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),

@@ -94,6 +94,11 @@ main(void)
 	if (fd >= 0)
 		close(fd);
 
+	/* An empty datagram is not EOF (SEQPACKET reads 0 for both). */
+	ok(send(sv[0], "", 0, 0) == 0, "send an empty datagram");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == -1 && errno == EBADMSG, "an empty datagram is EBADMSG, not EOF");
+
 	/* EOF is 0. */
 	close(sv[0]);
 	is_int(vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd), 0,

@@ -58,6 +58,9 @@ main(void)
 	ok(P("\"str\"") < 0, "string body refused");
 	ok(P("{} {}") < 0, "two objects refused");
 	ok(P("{\"Name\":\"\xff\xfe\"}") < 0, "invalid UTF-8 refused");
+	ok(P("{\"Opts\":{\"mountpoint\":\"a\xc0\xaf\"}}") < 0,
+	    "overlong UTF-8 that yajl lets through refused");
+	ok(P("{\"Opts\":{\"a\xed\xa0\x80\":\"b\"}}") < 0, "surrogate in a key refused");
 	ok(P("{\"X\":[1]}") < 0, "arrays refused");
 	memset(deep, '[', sizeof(deep));
 	ok(parse(deep, sizeof(deep), &r, err, sizeof(err)) < 0, "deep nesting refused");

@@ -93,6 +93,17 @@ main(void)
 	ok(opt(&o, "mountpoint", "/", err, sizeof(err)) < 0, "/ refused");
 	ok(opt(&o, "mountpoint", "", err, sizeof(err)) < 0, "empty refused");
 	ok(opt(&o, "mountpoint", "a\nb", err, sizeof(err)) < 0, "control character refused");
+	ok(opt(&o, "mountpoint", "caf\xc3\xa9/d\xc3\xbcr", err, sizeof(err)) == 0,
+	    "UTF-8 mountpoint accepted");
+	ok(opt(&o, "mountpoint", "a\xc1\xbf/evil", err, sizeof(err)) < 0,
+	    "overlong UTF-8 refused (dockerd would read U+FFFD)");
+	has_string(err, "not valid UTF-8", "and says so");
+	ok(opt(&o, "mountpoint", "a\xed\xa0\x80", err, sizeof(err)) < 0, "surrogate refused");
+	ok(opt(&o, "mountpoint", "a\xf4\x90\x80\x80", err, sizeof(err)) < 0,
+	    "code point above U+10FFFF refused");
+	ok(opt(&o, "mountpoint", "a\xe2\x82", err, sizeof(err)) < 0, "truncated sequence refused");
+	ok(opt(&o, "mountpoint", "a\xf0\x9f\x98\x80", err, sizeof(err)) == 0,
+	    "a 4-byte character accepted");
 
 	ok(vw_mountpoint_normalize("app//db", norm, sizeof(norm), err,
 	    sizeof(err)) == 0 && strcmp(norm, "app/db") == 0, "relative path normalised");
