@@ -25,9 +25,10 @@
 static const char embedded_default[] =
     "{\n"
     "  \"user\": \"" VW_DEFAULT_USER "\",\n"
-    "  \"state_dir\": \"/var/lib/volwarden/state\",\n"
-    "  \"run_dir\": \"/run/volwarden\",\n"
-    "  \"socket_dir\": \"/run/docker/plugins\",\n"
+    "  \"state_dir\": \"" VW_DEFAULT_STATE_DIR "\",\n"
+    "  \"run_dir\": \"" VW_DEFAULT_RUN_DIR "\",\n"
+    "  \"socket_dir\": \"" VW_DEFAULT_SOCKET_DIR "\",\n"
+    "  \"admin_socket\": \"" VW_DEFAULT_ADMIN_SOCKET "\",\n"
     "  \"drivers\": [\n"
     "    {\"name\": \"volwarden\", \"backend\": \"dir\",\n"
     "     \"root\": \"/var/lib/volwarden/volumes\", \"on_remove\": \"keep\"}\n"
@@ -37,6 +38,7 @@ static const char embedded_default[] =
 enum {
 	OPT_CONFIG = VW_OPT_FLAG_BASE, OPT_NO_CONFIG, OPT_SOCKET_DIR,
 	OPT_STATE_DIR, OPT_RUN_DIR, OPT_ROOT, OPT_ALLOWED_ROOT, OPT_USER,
+	OPT_ADMIN_SOCKET,
 };
 
 const struct option vw_config_longopts[] = {
@@ -48,12 +50,13 @@ const struct option vw_config_longopts[] = {
 	{ "root",		required_argument, NULL, OPT_ROOT },
 	{ "allowed-root",	required_argument, NULL, OPT_ALLOWED_ROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
+	{ "admin-socket",	required_argument, NULL, OPT_ADMIN_SOCKET },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char *const flag_names[] = {
 	"--config", "--no-config", "--socket-dir", "--state-dir", "--run-dir",
-	"--root", "--allowed-root", "--user",
+	"--root", "--allowed-root", "--user", "--admin-socket",
 };
 
 int
@@ -68,6 +71,7 @@ vw_overrides_set(struct vw_overrides *ov, int opt, const char *arg, char *err,
 	case OPT_RUN_DIR:	ov->run_dir = arg; break;
 	case OPT_ROOT:		ov->root = arg; break;
 	case OPT_USER:		ov->user = arg; break;
+	case OPT_ADMIN_SOCKET:	ov->admin_socket = arg; break;
 	case OPT_ALLOWED_ROOT:
 		if (ov->nallowed >= MAX_ALLOWED) {
 			snprintf(err, errlen, "at most %d --allowed-root flags "
@@ -88,7 +92,7 @@ vw_overrides_argv(const struct vw_overrides *ov, int used_file,
     const char *file, const char **argv, int argc, int max)
 {
 	const char *vals[] = { NULL, NULL, ov->socket_dir, ov->state_dir,
-	    ov->run_dir, ov->root, NULL, ov->user };
+	    ov->run_dir, ov->root, NULL, ov->user, ov->admin_socket };
 	int start = argc;
 
 #define PUSH(s) do { if (argc - start >= max) return -1; argv[argc++] = (s); } while (0)
@@ -157,6 +161,7 @@ vw_config_free(struct vw_config *cfg)
 	free(cfg->run_dir);
 	free(cfg->socket_dir);
 	free(cfg->socket_group);
+	free(cfg->admin_socket);
 	for (size_t i = 0; i < cfg->ndrivers; i++)
 		free_driver(&cfg->drivers[i]);
 	free(cfg->drivers);
@@ -413,6 +418,8 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 			dst = &cfg->socket_dir;
 		else if (strcmp(k, "socket_group") == 0)
 			dst = &cfg->socket_group;
+		else if (strcmp(k, "admin_socket") == 0)
+			dst = &cfg->admin_socket;
 		if (dst != NULL) {
 			if (get_string(v, dst, source, k, err, errlen) < 0)
 				goto out;
@@ -426,7 +433,7 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 		if (strcmp(k, "drivers") != 0) {
 			keyerr(err, errlen, source, k, "unknown key; valid keys are: "
 			    "user, state_dir, run_dir, socket_dir, socket_group, "
-			    "limits, drivers");
+			    "admin_socket, limits, drivers");
 			goto out;
 		}
 		if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0) {
@@ -462,10 +469,13 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 	/* Defaults for omitted top-level keys. */
 	if ((cfg->user == NULL && (cfg->user = strdup(VW_DEFAULT_USER)) == NULL) ||
 	    (cfg->state_dir == NULL &&
-	    (cfg->state_dir = strdup("/var/lib/volwarden/state")) == NULL) ||
-	    (cfg->run_dir == NULL && (cfg->run_dir = strdup("/run/volwarden")) == NULL) ||
+	    (cfg->state_dir = strdup(VW_DEFAULT_STATE_DIR)) == NULL) ||
+	    (cfg->run_dir == NULL &&
+	    (cfg->run_dir = strdup(VW_DEFAULT_RUN_DIR)) == NULL) ||
 	    (cfg->socket_dir == NULL &&
-	    (cfg->socket_dir = strdup("/run/docker/plugins")) == NULL)) {
+	    (cfg->socket_dir = strdup(VW_DEFAULT_SOCKET_DIR)) == NULL) ||
+	    (cfg->admin_socket == NULL &&
+	    (cfg->admin_socket = strdup(VW_DEFAULT_ADMIN_SOCKET)) == NULL)) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -495,6 +505,43 @@ norm_abs(char *path, const char *source, const char *key, char *err,
 	return 0;
 }
 
+/*
+ * The admin socket gives root's API, so its directory must be one only
+ * root controls: not the frontend's state or run directory (the frontend
+ * user owns those and could swap the socket), and not socket_dir (dockerd
+ * would take ADMIN.sock for a plugin).
+ */
+static int
+check_admin_socket(const struct vw_config *cfg, char *err, size_t errlen)
+{
+	const char *src = cfg->source, *k = "admin_socket";
+	const char *const others[] = { cfg->state_dir, cfg->run_dir,
+	    cfg->socket_dir };
+	const char *const names[] = { "state_dir", "run_dir", "socket_dir" };
+	char dir[VW_PATH_MAX], *slash;
+
+	if (norm_abs(cfg->admin_socket, src, k, err, errlen) < 0)
+		return -1;
+	if (strlen(cfg->admin_socket) > 107)
+		return keyerr(err, errlen, src, k, "%s is longer than a unix "
+		    "socket path may be (107 bytes)", cfg->admin_socket);
+	snprintf(dir, sizeof(dir), "%s", cfg->admin_socket);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		if (strcmp(dir, others[i]) == 0 ||
+		    vw_path_beneath(others[i], dir) != NULL)
+			return keyerr(err, errlen, src, k, "%s lies in %s %s; put "
+			    "the admin socket in a directory that only root can "
+			    "write, outside state_dir, run_dir and socket_dir",
+			    cfg->admin_socket, names[i], others[i]);
+	}
+	return 0;
+}
+
 int
 vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 {
@@ -503,7 +550,8 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 
 	if (norm_abs(cfg->state_dir, src, "state_dir", err, errlen) < 0 ||
 	    norm_abs(cfg->run_dir, src, "run_dir", err, errlen) < 0 ||
-	    norm_abs(cfg->socket_dir, src, "socket_dir", err, errlen) < 0)
+	    norm_abs(cfg->socket_dir, src, "socket_dir", err, errlen) < 0 ||
+	    check_admin_socket(cfg, err, errlen) < 0)
 		return -1;
 	if (cfg->user[0] == '\0')
 		return keyerr(err, errlen, src, "user", "must not be empty");
@@ -705,6 +753,7 @@ vw_config_load(struct vw_config *cfg, const struct vw_overrides *ov,
 	    replace(&cfg->state_dir, ov->state_dir) < 0 ||
 	    replace(&cfg->run_dir, ov->run_dir) < 0 ||
 	    replace(&cfg->user, ov->user) < 0 ||
+	    replace(&cfg->admin_socket, ov->admin_socket) < 0 ||
 	    replace(&cfg->drivers[0].root, ov->root) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -775,6 +824,8 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 		fputs(",\n  \"socket_group\": ", fp);
 		print_json_string(fp, cfg->socket_group);
 	}
+	fputs(",\n  \"admin_socket\": ", fp);
+	print_json_string(fp, cfg->admin_socket);
 	fprintf(fp, ",\n  \"limits\": {\"max_body_bytes\": %u, \"max_header_bytes\": "
 	    "%u, \"idle_timeout\": %u, \"max_connections\": %u}",
 	    cfg->limits.max_body_bytes, cfg->limits.max_header_bytes,

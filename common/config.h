@@ -49,6 +49,7 @@ struct vw_config {
 	char		*run_dir;	/* volatile mount counters, under /run */
 	char		*socket_dir;	/* where DRIVER.sock files are bound */
 	char		*socket_group;	/* group of the sockets, NULL = root */
+	char		*admin_socket;	/* volwardenctl's socket, mode 0600 root */
 	struct vw_driver *drivers;
 	size_t		 ndrivers;
 	struct vw_limits {
@@ -70,6 +71,7 @@ struct vw_overrides {
 	const char	*config;	/* --config FILE */
 	int		 no_config;	/* --no-config: embedded default only */
 	const char	*socket_dir, *state_dir, *run_dir, *root, *user;
+	const char	*admin_socket;	/* --admin-socket PATH */
 	const char	*allowed_roots[32];	/* --allowed-root, repeatable */
 	size_t		 nallowed;
 };
@@ -78,6 +80,16 @@ struct vw_overrides {
 #ifndef VW_CONFIG_FILE
 #define VW_CONFIG_FILE		"/etc/volwarden/volwarden.json"
 #endif
+
+/*
+ * Defaults of the directory keys.  run_dir is a subdirectory so that
+ * /run/volwarden itself can stay root-owned (0755): it holds the admin
+ * socket, which must not sit in a directory the frontend user owns.
+ */
+#define VW_DEFAULT_STATE_DIR	"/var/lib/volwarden/state"
+#define VW_DEFAULT_RUN_DIR	"/run/volwarden/mounts"
+#define VW_DEFAULT_SOCKET_DIR	"/run/docker/plugins"
+#define VW_DEFAULT_ADMIN_SOCKET	"/run/volwarden/admin.sock"
 
 /* getopt_long options shared by both executables ("config", ...), with
  * values VW_OPT_FLAG_BASE + n.  Terminated by a zero entry. */

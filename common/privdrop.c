@@ -194,6 +194,28 @@ vw_verify_privs(uid_t uid, gid_t gid, uint64_t caps, char *err, size_t errlen)
 	return 0;
 }
 
+int
+vw_self_status(struct vw_self_status *st)
+{
+	char buf[4096];
+	const char *v;
+
+	memset(st, 0, sizeof(*st));
+	if (status_read(buf, sizeof(buf)) < 0)
+		return -1;
+	if ((v = status_field(buf, "CapEff")) != NULL)
+		(void)sscanf(v, "%" SCNx64, &st->cap_eff);
+	if ((v = status_field(buf, "CapPrm")) != NULL)
+		(void)sscanf(v, "%" SCNx64, &st->cap_prm);
+	if ((v = status_field(buf, "CapBnd")) != NULL)
+		(void)sscanf(v, "%" SCNx64, &st->cap_bnd);
+	if ((v = status_field(buf, "NoNewPrivs")) != NULL)
+		st->no_new_privs = (int)strtol(v, NULL, 10);
+	if ((v = status_field(buf, "Seccomp")) != NULL)
+		st->seccomp = (int)strtol(v, NULL, 10);
+	return 0;
+}
+
 uint64_t
 vw_cap_effective(void)
 {

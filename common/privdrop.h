@@ -33,4 +33,15 @@ int vw_verify_privs(uid_t uid, gid_t gid, uint64_t caps, char *err,
 /* The CapEff mask of this process, or 0 if unreadable. */
 uint64_t vw_cap_effective(void);
 
+/* What the kernel says about this process (for the admin API's status). */
+struct vw_self_status {
+	uint64_t	cap_eff, cap_prm, cap_bnd;	/* CAP_* bit masks */
+	int		no_new_privs;			/* 0 or 1 */
+	int		seccomp;	/* 0 off, 1 strict, 2 filter */
+};
+
+/* Read /proc/self/status into *st.  Returns 0, or -1 with errno (then
+ * *st is zeroed). */
+int vw_self_status(struct vw_self_status *st);
+
 #endif

@@ -85,13 +85,13 @@ out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 }
 
 static void
-ep_get(struct vw_drv *drv, struct evhttp_request *req, struct vw_volume *v)
+ep_get(const struct vw_call *c, struct vw_volume *v)
 {
 	struct fe_out o;
 	char ts[32];
 
 	fe_rfc3339(v->created, ts, sizeof(ts));
-	fe_out_init(&o, req);
+	fe_out_init(&o, c);
 	OUT_LIT(&o, "{\"Volume\":{\"Name\":");
 	fe_out_cstr(&o, v->name);
 	OUT_LIT(&o, ",\"Mountpoint\":");
@@ -99,7 +99,7 @@ ep_get(struct vw_drv *drv, struct evhttp_request *req, struct vw_volume *v)
 	OUT_LIT(&o, ",\"CreatedAt\":");
 	fe_out_cstr(&o, ts);
 	OUT_LIT(&o, ",\"Status\":");
-	out_status(&o, drv, v);
+	out_status(&o, c->drv, v);
 	OUT_LIT(&o, "},\"Err\":\"\"}");
 	fe_out_send(&o, 200);
 }
@@ -176,7 +176,7 @@ list_build(struct vw_drv *drv)
 
 	if (lc == NULL)
 		return NULL;
-	memset(&lx, 0, sizeof(lx));
+	fe_out_init(&lx.o, NULL);
 	lx.first = 1;
 	OUT_LIT(&lx.o, "{\"Volumes\":[");
 	vw_registry_each(&drv->reg, list_one, &lx);
@@ -193,16 +193,18 @@ list_build(struct vw_drv *drv)
 	return lc;
 }
 
+/* The cached body goes out by reference, past fe_out: count it here. */
 static void
-ep_list(struct vw_drv *drv, struct evhttp_request *req)
+ep_list(const struct vw_call *c)
 {
+	struct vw_drv *drv = c->drv;
 	struct vw_list_cache *lc = drv->list;
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(c->req);
 
 	if (lc == NULL || lc->gen != drv->reg.gen) {
 		fe_list_forget(drv);
 		if ((lc = drv->list = list_build(drv)) == NULL) {
-			fe_reply_err(req, 500, "out of memory");
+			fe_reply_err(c, 500, "out of memory");
 			return;
 		}
 	}
@@ -210,44 +212,45 @@ ep_list(struct vw_drv *drv, struct evhttp_request *req)
 	if (evbuffer_add_reference(out, lc->body, lc->len, list_cleanup,
 	    lc) < 0) {
 		lc->refs--;
-		fe_reply_err(req, 500, "out of memory");
+		fe_reply_err(c, 500, "out of memory");
 		return;
 	}
-	evhttp_send_reply(req, 200, "OK", NULL);
+	evhttp_send_reply(c->req, 200, "OK", NULL);
+	fe_metrics_request(c, 0);
 }
 
 static void
-ep_path(struct evhttp_request *req, struct vw_volume *v)
+ep_path(const struct vw_call *c, struct vw_volume *v)
 {
 	struct fe_out o;
 
 	/* The mountpoint only while mounted (protocol doc 6.7). */
-	fe_out_init(&o, req);
+	fe_out_init(&o, c);
 	OUT_LIT(&o, "{\"Mountpoint\":");
 	fe_out_cstr(&o, v->total > 0 ? v->path : "");
 	OUT_LIT(&o, ",\"Err\":\"\"}");
 	fe_out_send(&o, 200);
 }
 
-enum ep {
-	EP_ACTIVATE, EP_CAPABILITIES, EP_CREATE, EP_REMOVE, EP_MOUNT,
-	EP_UNMOUNT, EP_GET, EP_LIST, EP_PATH, EP_UNKNOWN
+/* Indexed by enum vw_ep; the URI is "/" and the name. */
+static const char *const ep_names[VW_EP_COUNT] = {
+	[VW_EP_ACTIVATE] =	"Plugin.Activate",
+	[VW_EP_CAPABILITIES] =	"VolumeDriver.Capabilities",
+	[VW_EP_CREATE] =	"VolumeDriver.Create",
+	[VW_EP_REMOVE] =	"VolumeDriver.Remove",
+	[VW_EP_MOUNT] =		"VolumeDriver.Mount",
+	[VW_EP_UNMOUNT] =	"VolumeDriver.Unmount",
+	[VW_EP_GET] =		"VolumeDriver.Get",
+	[VW_EP_LIST] =		"VolumeDriver.List",
+	[VW_EP_PATH] =		"VolumeDriver.Path",
+	[VW_EP_UNKNOWN] =	"unknown",
 };
 
-static const struct {
-	const char	*uri;
-	enum ep		 ep;
-} endpoints[] = {
-	{ "/Plugin.Activate",		EP_ACTIVATE },
-	{ "/VolumeDriver.Capabilities",	EP_CAPABILITIES },
-	{ "/VolumeDriver.Create",	EP_CREATE },
-	{ "/VolumeDriver.Remove",	EP_REMOVE },
-	{ "/VolumeDriver.Mount",	EP_MOUNT },
-	{ "/VolumeDriver.Unmount",	EP_UNMOUNT },
-	{ "/VolumeDriver.Get",		EP_GET },
-	{ "/VolumeDriver.List",		EP_LIST },
-	{ "/VolumeDriver.Path",		EP_PATH },
-};
+const char *
+fe_ep_name(enum vw_ep ep)
+{
+	return ep < VW_EP_COUNT ? ep_names[ep] : "unknown";
+}
 
 /* Copy at most outlen - 4 bytes of an untrusted name for a message,
  * with non-printable bytes shown as '?' and "..." when cut. */
@@ -281,35 +284,38 @@ mount_id_valid(const char *id, size_t len)
 void
 fe_http_dispatch(struct evhttp_request *req, void *arg)
 {
-	struct vw_drv *drv = arg;
+	struct vw_call call = { req, arg, VW_EP_UNKNOWN, fe_now_ns() };
+	const struct vw_call *c = &call;
+	struct vw_drv *drv = call.drv;
 	const char *uri = evhttp_request_get_uri(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct vw_volume_opts *opts = NULL;
 	struct vw_dreq dreq;
 	struct vw_volume *v;
-	enum ep ep = EP_UNKNOWN;
 	char err[1024];
 	size_t len;
 	const char *body;
 
-	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-		if (strcmp(uri, endpoints[i].uri) == 0)
-			ep = endpoints[i].ep;
+	if (uri[0] == '/') {
+		for (int i = 0; i < VW_EP_UNKNOWN; i++)
+			if (strcmp(uri + 1, ep_names[i]) == 0)
+				call.ep = (enum vw_ep)i;
+	}
 	log_debug("driver %s: %s", drv->d->name, uri);
-	switch (ep) {
-	case EP_UNKNOWN:
-		fe_reply_err(req, 404, "unknown endpoint %.100s: volwarden "
+	switch (call.ep) {
+	case VW_EP_UNKNOWN:
+		fe_reply_err(c, 404, "unknown endpoint %.100s: volwarden "
 		    "implements Plugin.Activate and VolumeDriver.{Create, Remove, "
 		    "Mount, Unmount, Get, List, Path, Capabilities}", uri);
 		return;
-	case EP_ACTIVATE:
-		fe_reply_json(req, 200, LIT("{\"Implements\":[\"VolumeDriver\"]}"));
+	case VW_EP_ACTIVATE:
+		fe_reply_json(c, 200, LIT("{\"Implements\":[\"VolumeDriver\"]}"));
 		return;
-	case EP_CAPABILITIES:
-		fe_reply_json(req, 200, LIT("{\"Capabilities\":{\"Scope\":\"local\"}}"));
+	case VW_EP_CAPABILITIES:
+		fe_reply_json(c, 200, LIT("{\"Capabilities\":{\"Scope\":\"local\"}}"));
 		return;
-	case EP_LIST:
-		ep_list(drv, req);
+	case VW_EP_LIST:
+		ep_list(c);
 		return;
 	default:
 		break;
@@ -318,65 +324,65 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 	len = evbuffer_get_length(in);
 	body = len > 0 ? (const char *)evbuffer_pullup(in, (ssize_t)len) : "";
 	if (vw_dreq_parse(body, len, &dreq, err, sizeof(err)) < 0) {
-		fe_reply_err(req, 400, "%s: %s", uri + 1, err);
+		fe_reply_err(c, 400, "%s: %s", uri + 1, err);
 		return;
 	}
 	if (vw_name_valid(dreq.name, dreq.name_len, err, sizeof(err)) < 0) {
 		char shown[72];
 
 		printable(dreq.name, dreq.name_len, shown, sizeof(shown));
-		fe_reply_err(req, 200, "volume \"%s\": %s; choose a name like "
+		fe_reply_err(c, 200, "volume \"%s\": %s; choose a name like "
 		    "\"data1\" or \"app_db\"", shown, err);
 		goto out;
 	}
-	if ((ep == EP_MOUNT || ep == EP_UNMOUNT) &&
+	if ((call.ep == VW_EP_MOUNT || call.ep == VW_EP_UNMOUNT) &&
 	    !mount_id_valid(dreq.id, dreq.id_len)) {
-		fe_reply_err(req, 200, "volume %s: the request has no valid mount "
+		fe_reply_err(c, 200, "volume %s: the request has no valid mount "
 		    "ID (\"ID\": 1 to %d printable characters)", dreq.name,
 		    VW_MOUNT_ID_MAX);
 		goto out;
 	}
-	switch (ep) {
-	case EP_GET:
-	case EP_PATH:
+	switch (call.ep) {
+	case VW_EP_GET:
+	case VW_EP_PATH:
 		if ((v = vw_registry_get(&drv->reg, dreq.name)) == NULL) {
-			fe_reply_err(req, 200, "volume %s does not exist in driver "
+			fe_reply_err(c, 200, "volume %s does not exist in driver "
 			    "%s", dreq.name, drv->d->name);
 			goto out;
 		}
-		if (ep == EP_GET)
-			ep_get(drv, req, v);
+		if (call.ep == VW_EP_GET)
+			ep_get(c, v);
 		else
-			ep_path(req, v);
+			ep_path(c, v);
 		goto out;
-	case EP_CREATE:
+	case VW_EP_CREATE:
 		if ((opts = calloc(1, sizeof(*opts))) == NULL) {
-			fe_reply_err(req, 500, "out of memory");
+			fe_reply_err(c, 500, "out of memory");
 			goto out;
 		}
 		for (size_t i = 0; i < dreq.nopts; i++) {
 			if (vw_opt_parse_backend(drv->d->backend, dreq.opts[i].key,
 			    dreq.opts[i].key_len, dreq.opts[i].value,
 			    dreq.opts[i].value_len, opts, err, sizeof(err)) < 0) {
-				fe_reply_err(req, 200, "volume %s: %s", dreq.name, err);
+				fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
 				goto out;
 			}
 		}
 		if (vw_opts_check_backend(drv->d->backend, opts, err,
 		    sizeof(err)) < 0) {
-			fe_reply_err(req, 200, "volume %s: %s", dreq.name, err);
+			fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
 			goto out;
 		}
-		fe_op_submit(drv, req, VW_OP_CREATE, &dreq, opts);
+		fe_op_submit(c, VW_OP_CREATE, &dreq, opts);
 		break;
-	case EP_REMOVE:
-		fe_op_submit(drv, req, VW_OP_REMOVE, &dreq, NULL);
+	case VW_EP_REMOVE:
+		fe_op_submit(c, VW_OP_REMOVE, &dreq, NULL);
 		break;
-	case EP_MOUNT:
-		fe_op_submit(drv, req, VW_OP_MOUNT, &dreq, NULL);
+	case VW_EP_MOUNT:
+		fe_op_submit(c, VW_OP_MOUNT, &dreq, NULL);
 		break;
-	case EP_UNMOUNT:
-		fe_op_submit(drv, req, VW_OP_UNMOUNT, &dreq, NULL);
+	case VW_EP_UNMOUNT:
+		fe_op_submit(c, VW_OP_UNMOUNT, &dreq, NULL);
 		break;
 	default:
 		break;

@@ -14,6 +14,7 @@ struct event_base;
 struct event;
 struct evhttp;
 struct evhttp_request;
+struct evhttp_bound_socket;
 struct evconnlistener;
 struct evbuffer;
 
@@ -153,6 +154,7 @@ struct vw_registry {
 	size_t		 nbuckets;
 	size_t		 count;
 	size_t		 ncustom;	/* volumes with a mountpoint option */
+	size_t		 nmounted;	/* volumes with total > 0 */
 	uint64_t	 gen;		/* bumped by every put and del */
 };
 
@@ -167,8 +169,10 @@ struct vw_volume *vw_registry_put(struct vw_registry *r, const char *name,
     int64_t created, const struct vw_volume_opts *opts, const char *path);
 /* Remove and free name's entry; no-op if absent. */
 void vw_registry_del(struct vw_registry *r, const char *name);
-/* Set (volume, id)'s count (0 drops it); updates total.  Returns 0 or -1. */
-int vw_registry_set_mount(struct vw_volume *v, const char *id, uint32_t count);
+/* Set (volume, id)'s count (0 drops it); updates v->total and
+ * r->nmounted.  Returns 0 or -1 (ENOMEM). */
+int vw_registry_set_mount(struct vw_registry *r, struct vw_volume *v,
+    const char *id, uint32_t count);
 /* Count held by id, 0 if none. */
 uint32_t vw_registry_mount_count(const struct vw_volume *v, const char *id);
 /* Fill opts from the entry. */
@@ -183,6 +187,47 @@ void vw_registry_free(struct vw_registry *r);
 struct vw_fe;
 struct vw_op;
 struct vw_list_cache;
+
+/* The Docker endpoints, for routing and for metrics (endpoints.c). */
+enum vw_ep {
+	VW_EP_ACTIVATE, VW_EP_CAPABILITIES, VW_EP_CREATE, VW_EP_REMOVE,
+	VW_EP_MOUNT, VW_EP_UNMOUNT, VW_EP_GET, VW_EP_LIST, VW_EP_PATH,
+	VW_EP_UNKNOWN,
+	VW_EP_COUNT
+};
+
+/* Helper operations timed by metrics: VOLUME_CREATE ..
+ * VOLUME_SNAPSHOT_RESTORE (consecutive message types). */
+#define VW_HELPER_OPS		8
+
+/* Upper bounds of the latency histograms' finite buckets (metrics.c). */
+#define VW_HIST_BUCKETS		19
+
+/* One latency histogram.  count[i] is the number of observations in
+ * bucket i alone (not cumulative); count[VW_HIST_BUCKETS] is +Inf. */
+struct vw_hist {
+	uint64_t	count[VW_HIST_BUCKETS + 1];
+	uint64_t	sum_ns;
+};
+
+/* Counters of one driver, updated in the request path without
+ * allocating (metrics.c); read by GET /metrics. */
+struct vw_metrics {
+	uint64_t	requests[VW_EP_COUNT];
+	uint64_t	errors[VW_EP_COUNT];
+	struct vw_hist	latency[VW_EP_COUNT];
+	struct vw_hist	helper[VW_HELPER_OPS];
+};
+
+/* One request on a driver socket: where the reply goes and what it
+ * counts as.  Lives on the stack for requests answered at once, inside
+ * the op for the others. */
+struct vw_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	enum vw_ep		 ep;
+	uint64_t		 t0;	/* arrival, CLOCK_MONOTONIC nanoseconds */
+};
 
 /* The helper channel of one driver (helper_client.c). */
 struct vw_helper {
@@ -201,6 +246,7 @@ struct vw_drv {
 	size_t			 idx;
 	const struct vw_driver	*d;
 	int			 listen_fd;
+	int			 activated;	/* listen_fd came from systemd */
 	struct evhttp		*http;
 	struct evconnlistener	*listener;	/* owned by http */
 	struct event		*accept_timer;	/* resumes a paused accept */
@@ -209,6 +255,7 @@ struct vw_drv {
 	struct vw_registry	 reg;
 	struct vw_op		*busy;		/* ops running, one per name */
 	struct vw_list_cache	*list;		/* the last List reply */
+	struct vw_metrics	 metrics;
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -230,13 +277,48 @@ struct vw_fe {
 	int			 state_fd, run_fd;
 	int			 exit_code;
 	struct vw_orphan	*orphans;
+	uid_t			 uid;		/* the frontend user */
+	gid_t			 gid;
+	int			 seccomp_mode;	/* enum vw_seccomp_mode */
+	int64_t			 started;	/* Unix seconds */
+	uint64_t		 started_ns;	/* CLOCK_MONOTONIC */
+	int			 admin_fd;	/* listening admin socket */
+	struct evhttp		*admin;
+	struct evconnlistener	*admin_listener;	/* owned by admin */
+	struct event		*admin_accept_timer;
+	int			 admin_accept_paused_logged;
+	int			 notify_fd;	/* $NOTIFY_SOCKET, or -1 */
 };
 
 /* ---------------------------------------------------------- sockets.c */
-/* Bind and listen on path (mode 0660, owner root, group gid) after making
- * sure no live instance answers there.  Returns the fd or -1 with a
- * sentence in err. */
-int fe_socket_listen(const char *path, gid_t gid, char *err, size_t errlen);
+/* Bind and listen on path (permission bits mode, owner root, group gid)
+ * after making sure no live instance answers there.  Returns a
+ * non-blocking, close-on-exec fd, or -1 with a sentence in err. */
+int fe_socket_listen(const char *path, mode_t mode, gid_t gid, char *err,
+    size_t errlen);
+
+/*
+ * systemd socket activation (sd_listen_fds(3), without libsystemd): if
+ * LISTEN_PID is our pid, take the LISTEN_FDS listening sockets from fd 3
+ * on and give each to the driver whose socket_dir/NAME.sock it is bound
+ * to (getsockname), setting drv->listen_fd and drv->activated.  Inherited
+ * sockets that match no driver are closed with a warning.  The LISTEN_*
+ * variables are removed from the environment either way.  Returns the
+ * number of drivers served by inherited sockets, or -1 with err set (a
+ * passed fd that is not a listening unix stream socket).
+ */
+int fe_listen_fds(struct vw_fe *fe, char *err, size_t errlen);
+
+/*
+ * sd_notify(3) readiness without libsystemd.  fe_notify_open, while
+ * still unsandboxed, connects a datagram socket to $NOTIFY_SOCKET (a path
+ * or, with a leading '@', an abstract name) and removes the variable;
+ * it returns the fd, or -1 if there is none or it cannot be reached (then
+ * logged).  fe_notify sends one state string ("READY=1") on it with
+ * send(2), which the seccomp filter allows; failures are logged only.
+ */
+int fe_notify_open(void);
+void fe_notify(int fd, const char *state);
 
 /* ----------------------------------------------------- helper_client.c */
 /* Fork and exec the helper for driver idx with the channel on fd 3. */
@@ -262,10 +344,9 @@ int hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *req
 enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,
 	VW_OP_SNAPSHOT };
 /* Run a state-changing request, serialised per volume name.  Takes
- * ownership of the decoded request. */
-void fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
-    enum vw_op_kind kind, struct vw_dreq *dreq,
-    const struct vw_volume_opts *opts);
+ * ownership of the decoded request; call is copied. */
+void fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
+    struct vw_dreq *dreq, const struct vw_volume_opts *opts);
 /*
  * Snapshot operations of a btrfs driver's volume, for the admin API (no
  * Docker endpoint carries them).  Each is serialised with the volume's
@@ -306,37 +387,70 @@ int fe_dump_mounts(void *arg, struct vw_store *st);
 /* ---------------------------------------------------------- endpoints.c */
 /* The evhttp callback for every request on a driver socket. */
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
+/* "VolumeDriver.Create" etc., or "unknown": static strings. */
+const char *fe_ep_name(enum vw_ep ep);
 /* Drop the cached List reply (its memory goes once no reply uses it). */
 void fe_list_forget(struct vw_drv *drv);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */
 int fe_http_setup(struct vw_drv *drv, char *err, size_t errlen);
-/* A reply written piece by piece into the request's output buffer (or,
- * with b NULL, into the heap string p); an allocation failure turns it
- * into a 500 at fe_out_send. */
+/* Find the listener evhttp made for bound (*lev) and make it pause
+ * accepting for a moment, with a timer (*timer) to resume, when accept
+ * fails at the descriptor limit, instead of spinning.  Returns 0 or -1. */
+int fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
+    struct evconnlistener **lev, struct event **timer);
+/*
+ * A reply written piece by piece into the request's output buffer (or,
+ * with call NULL, into the heap string p, for a body kept and sent by
+ * reference); an allocation failure turns it into a 500 at fe_out_send.
+ * Every reply on a driver socket goes through fe_out_send (or, for the
+ * cached List, is counted by fe_metrics_request directly), so the
+ * metrics see each request exactly once.
+ */
 struct fe_out {
-	struct evhttp_request	*req;
+	const struct vw_call	*call;
 	struct evbuffer		*b;
 	char			*p;
 	size_t			 len, cap;
 	int			 err;
 };
-void fe_out_init(struct fe_out *o, struct evhttp_request *req);
+void fe_out_init(struct fe_out *o, const struct vw_call *c);
 /* Bytes as they are. */
 void fe_out_raw(struct fe_out *o, const char *s, size_t len);
 /* A quoted, escaped JSON string (the same bytes yajl_gen writes). */
 void fe_out_str(struct fe_out *o, const char *s, size_t len);
 void fe_out_cstr(struct fe_out *o, const char *s);
-/* Append the final newline and send with HTTP status code. */
+/* Append the final newline, send with HTTP status code and count the
+ * request in the driver's metrics (an error if code >= 400). */
 void fe_out_send(struct fe_out *o, int code);
-/* Send a reply with a JSON body of len bytes. */
-void fe_reply_json(struct evhttp_request *req, int code, const char *body,
+/* Send a reply with HTTP status code and a JSON body of len bytes, and
+ * count it like fe_out_send. */
+void fe_reply_json(const struct vw_call *c, int code, const char *body,
     size_t len);
-/* Send {"Err": msg} with HTTP status code (200 for domain errors). */
-void fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
+/* Send {"Err": msg} with HTTP status code (200 for domain errors), and
+ * count it as an error. */
+void fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Format t as RFC 3339 UTC ("2026-11-30T20:56:52Z") into buf (>= 32). */
 void fe_rfc3339(int64_t t, char *buf, size_t len);
+
+/* ------------------------------------------------------------ metrics.c */
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t fe_now_ns(void);
+/* Count one answered request of c (error or not) and its latency. */
+void fe_metrics_request(const struct vw_call *c, int error);
+/* Count one helper round trip of type (VW_MSG_VOLUME_*) that took
+ * ns nanoseconds. */
+void fe_metrics_helper(struct vw_drv *drv, uint32_t type, uint64_t ns);
+/* Append every metric in Prometheus text format (version 0.0.4) to out
+ * (a struct evbuffer).  Returns 0, or -1 if out of memory. */
+struct evbuffer;
+int fe_metrics_render(struct vw_fe *fe, struct evbuffer *out);
+
+/* -------------------------------------------------------------- admin.c */
+/* Serve the admin API (GET /v1/volumes, /v1/volumes/NAME, /v1/status,
+ * /metrics) on fe->admin_fd.  Returns 0, or -1 with a sentence in err. */
+int fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen);
 
 #endif

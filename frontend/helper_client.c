@@ -24,6 +24,7 @@ struct vw_hc_pending {
 	struct vw_hc_pending	*next;
 	uint64_t		 id;
 	uint32_t		 type;
+	uint64_t		 t0;	/* sent, CLOCK_MONOTONIC ns */
 	hc_cb			 cb;	/* volume requests */
 	hc_snap_cb		 scb;	/* snapshot requests */
 	void			*arg;
@@ -201,6 +202,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			h->head = p->next;
 			if (h->head == NULL)
 				h->tail = NULL;
+			fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
 			p->scb(p->arg, srep);
 			free(p);
 			continue;
@@ -217,6 +219,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 		h->head = p->next;
 		if (h->head == NULL)
 			h->tail = NULL;
+		fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
 		p->cb(p->arg, rep);
 		free(p);
 	}
@@ -284,6 +287,7 @@ hc_submit(struct vw_drv *drv, struct vw_hc_pending *p, const char *name)
 	void *req = p->req;
 
 	p->id = h->next_id++;
+	p->t0 = fe_now_ns();
 	p->next = NULL;
 	/*
 	 * The channel's send buffer holds some 25 requests.  Beyond that

@@ -29,53 +29,78 @@
 static void
 accept_resume(evutil_socket_t fd, short what, void *arg)
 {
-	struct vw_drv *drv = arg;
+	struct evconnlistener *lev = arg;
 
 	(void)fd;
 	(void)what;
-	if (evconnlistener_enable(drv->listener) < 0)
-		log_warnx("driver %s: cannot resume accepting connections",
-		    drv->d->name);
+	if (evconnlistener_enable(lev) < 0)
+		log_warnx("cannot resume accepting connections on fd %d",
+		    (int)evconnlistener_get_fd(lev));
 }
+
+/* The error callback gets the listener's own argument, which belongs to
+ * evhttp; find our driver (or the admin socket) by its listener instead. */
+static struct vw_fe *http_fe;
 
 /*
  * accept(2) failed.  At the descriptor limit (max_connections) the
  * listening socket stays readable, so pause accepting briefly instead of
- * spinning; connections wait in the kernel's backlog meanwhile.
+ * spinning; connections wait in the kernel's backlog meanwhile.  The same
+ * holds for every listener: a driver socket, bound or from systemd, and
+ * the admin socket.
  */
-/* The error callback gets the listener's own argument, which belongs to
- * evhttp; find our driver by its listener instead. */
-static struct vw_fe *http_fe;
-
 static void
 accept_error(struct evconnlistener *lev, void *arg)
 {
-	struct vw_drv *drv = NULL;
+	struct vw_fe *fe = http_fe;
 	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
-	int e = EVUTIL_SOCKET_ERROR();
+	struct event *timer = NULL;
+	int *logged = NULL, e = EVUTIL_SOCKET_ERROR();
+	char what[96];
 
 	(void)arg;
-	for (size_t i = 0; http_fe != NULL && i < http_fe->ndrv; i++)
-		if (http_fe->drv[i].listener == lev)
-			drv = &http_fe->drv[i];
-	if (drv == NULL) {
+	for (size_t i = 0; fe != NULL && i < fe->ndrv; i++) {
+		if (fe->drv[i].listener == lev) {
+			timer = fe->drv[i].accept_timer;
+			logged = &fe->drv[i].accept_paused_logged;
+			snprintf(what, sizeof(what), "driver %s",
+			    fe->drv[i].d->name);
+		}
+	}
+	if (fe != NULL && fe->admin_listener == lev) {
+		timer = fe->admin_accept_timer;
+		logged = &fe->admin_accept_paused_logged;
+		snprintf(what, sizeof(what), "admin socket");
+	}
+	if (timer == NULL) {
 		log_warnx("accept failed on an unknown listener: %s",
 		    evutil_socket_error_to_string(e));
 		return;
 	}
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		if (!drv->accept_paused_logged) {
-			log_warnx("driver %s: connection limit reached (%s); "
-			    "pausing accept for %d ms", drv->d->name,
+		if (!*logged) {
+			log_warnx("%s: connection limit reached (%s); pausing "
+			    "accept for %d ms", what,
 			    evutil_socket_error_to_string(e), ACCEPT_PAUSE_MS);
-			drv->accept_paused_logged = 1;
+			*logged = 1;
 		}
-		evconnlistener_disable(drv->listener);
-		event_add(drv->accept_timer, &tv);
+		evconnlistener_disable(lev);
+		event_add(timer, &tv);
 		return;
 	}
-	log_warnx("driver %s: accept: %s", drv->d->name,
-	    evutil_socket_error_to_string(e));
+	log_warnx("%s: accept: %s", what, evutil_socket_error_to_string(e));
+}
+
+int
+fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
+    struct evconnlistener **lev, struct event **timer)
+{
+	if ((*lev = evhttp_bound_socket_get_listener(bound)) == NULL ||
+	    (*timer = evtimer_new(fe->base, accept_resume, *lev)) == NULL)
+		return -1;
+	http_fe = fe;
+	evconnlistener_set_error_cb(*lev, accept_error);
+	return 0;
 }
 
 /*
@@ -118,16 +143,13 @@ fe_http_setup(struct vw_drv *drv, char *err, size_t errlen)
 	evhttp_set_gencb(h, fe_http_dispatch, drv);
 	evhttp_set_bevcb(h, new_bev, NULL);
 	if ((bound = evhttp_accept_socket_with_handle(h, drv->listen_fd)) == NULL ||
-	    (drv->listener = evhttp_bound_socket_get_listener(bound)) == NULL ||
-	    (drv->accept_timer = evtimer_new(drv->fe->base, accept_resume,
-	    drv)) == NULL) {
+	    fe_accept_watch(drv->fe, bound, &drv->listener,
+	    &drv->accept_timer) < 0) {
 		snprintf(err, errlen, "cannot serve the socket of driver %s",
 		    drv->d->name);
 		evhttp_free(h);
 		return -1;
 	}
-	http_fe = drv->fe;
-	evconnlistener_set_error_cb(drv->listener, accept_error);
 	drv->http = h;
 	return 0;
 }
@@ -137,12 +159,14 @@ fe_http_setup(struct vw_drv *drv, char *err, size_t errlen)
  * intermediate buffer or generator per request (bench/README.md).
  */
 void
-fe_out_init(struct fe_out *o, struct evhttp_request *req)
+fe_out_init(struct fe_out *o, const struct vw_call *c)
 {
 	memset(o, 0, sizeof(*o));
-	o->req = req;
-	o->b = evhttp_request_get_output_buffer(req);
-	o->err = o->b == NULL;
+	o->call = c;
+	if (c != NULL) {
+		o->b = evhttp_request_get_output_buffer(c->req);
+		o->err = o->b == NULL;
+	}
 }
 
 void
@@ -218,33 +242,42 @@ fe_out_cstr(struct fe_out *o, const char *s)
 	fe_out_str(o, s, strlen(s));
 }
 
-void
-fe_out_send(struct fe_out *o, int code)
+/* Send the reply and count it; every request gets exactly one. */
+static void
+out_send(struct fe_out *o, int code, int error)
 {
 	fe_out_raw(o, "\n", 1);
 	if (o->err) {
 		log_warnx("out of memory building a reply");
 		if (o->b != NULL)
 			evbuffer_drain(o->b, evbuffer_get_length(o->b));
-		evhttp_send_error(o->req, 500, "out of memory");
+		evhttp_send_error(o->call->req, 500, "out of memory");
+		fe_metrics_request(o->call, 1);
 		return;
 	}
-	evhttp_send_reply(o->req, code, code == 200 ? "OK" : "Error", NULL);
+	evhttp_send_reply(o->call->req, code, code == 200 ? "OK" : "Error",
+	    NULL);
+	fe_metrics_request(o->call, error);
 }
 
 void
-fe_reply_json(struct evhttp_request *req, int code, const char *body,
-    size_t len)
+fe_out_send(struct fe_out *o, int code)
+{
+	out_send(o, code, code >= 400);
+}
+
+void
+fe_reply_json(const struct vw_call *c, int code, const char *body, size_t len)
 {
 	struct fe_out o;
 
-	fe_out_init(&o, req);
+	fe_out_init(&o, c);
 	fe_out_raw(&o, body, len);
-	fe_out_send(&o, code);
+	out_send(&o, code, code >= 400);
 }
 
 void
-fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
+fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
 {
 	char msg[2048];
 	struct fe_out o;
@@ -254,11 +287,11 @@ fe_reply_err(struct evhttp_request *req, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("refused: %s", msg);
-	fe_out_init(&o, req);
+	fe_out_init(&o, c);
 	fe_out_raw(&o, "{\"Err\":", 7);
 	fe_out_cstr(&o, msg);
 	fe_out_raw(&o, "}", 1);
-	fe_out_send(&o, code);
+	out_send(&o, code, 1);
 }
 
 /*

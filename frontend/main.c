@@ -3,9 +3,11 @@
  *
  * Order (shared/STYLE.md lessons 1 and 10): parse the configuration; look
  * up the user; make the state, run and socket directories; bind every
- * driver socket (only root can, /run/docker/plugins is 0700); spawn one
- * privhelper per driver; drop to the unprivileged user with no
- * capabilities; greet the helpers; replay the state; serve.
+ * driver socket (only root can, /run/docker/plugins is 0700) unless
+ * systemd passed it, and the admin socket (0600 root); spawn one
+ * privhelper per driver and greet it (a failure removes the sockets
+ * bound); drop to the unprivileged user with no capabilities; replay the
+ * state; serve.
  */
 #include "vw-build.h"
 
@@ -22,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -46,10 +49,11 @@ usage(FILE *fp, int code)
 	    "  --no-config          use the embedded default configuration\n"
 	    "  --socket-dir DIR     where DRIVER.sock is bound (/run/docker/plugins)\n"
 	    "  --state-dir DIR      durable state (/var/lib/volwarden/state)\n"
-	    "  --run-dir DIR        volatile mount counts (/run/volwarden)\n"
+	    "  --run-dir DIR        volatile mount counts (/run/volwarden/mounts)\n"
 	    "  --root DIR           root of the first driver\n"
 	    "  --allowed-root DIR   allow absolute mountpoints below DIR (repeatable)\n"
 	    "  --user USER          unprivileged user of the frontend (%s)\n"
+	    "  --admin-socket PATH  volwardenctl's socket (%s)\n"
 	    "  --privhelper PATH    the helper executable\n"
 	    "  --foreground, -f     stay in the foreground, log to stderr\n"
 	    "  --debug, -d          log every request\n"
@@ -57,7 +61,7 @@ usage(FILE *fp, int code)
 	    "  --check              print the effective configuration and exit\n"
 	    "  --version            print the version and exit\n"
 	    "  --help, -h           print this help and exit\n",
-	    VW_CONFIG_FILE, VW_DEFAULT_USER);
+	    VW_CONFIG_FILE, VW_DEFAULT_USER, VW_DEFAULT_ADMIN_SOCKET);
 	exit(code);
 }
 
@@ -137,20 +141,58 @@ libevent_log(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/* Remove the driver sockets this process bound (start-up failures). */
+/*
+ * Remove the sockets this process bound (start-up failures): the driver
+ * sockets and the admin socket.  A socket inherited from systemd is the
+ * service manager's and stays, so that the next start finds it.
+ */
 static void
 unlink_sockets(const struct vw_fe *fe)
 {
 	char path[VW_PATH_MAX];
 
 	for (size_t i = 0; i < fe->ndrv; i++) {
-		if (fe->drv[i].listen_fd < 0)
+		if (fe->drv[i].listen_fd < 0 || fe->drv[i].activated)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.sock", fe->cfg->socket_dir,
 		    fe->drv[i].d->name);
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_warn("cannot remove %s", path);
 	}
+	if (fe->admin_fd >= 0 && unlink(fe->cfg->admin_socket) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove %s", fe->cfg->admin_socket);
+}
+
+/*
+ * Close every descriptor above stdio that the caller left open, so that
+ * none leaks into the daemon or its helpers.  Under socket activation
+ * (LISTEN_PID is ours) the LISTEN_FDS sockets from fd 3 on are kept for
+ * fe_listen_fds, and only what lies above them is closed; a LISTEN_FDS
+ * that is no count keeps everything, and fe_listen_fds refuses it.
+ */
+static int
+close_inherited(void)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	unsigned int first = 3;
+	char *end;
+	long v;
+
+	if (pid_s != NULL && fds_s != NULL) {
+		errno = 0;
+		v = strtol(pid_s, &end, 10);
+		if (errno == 0 && end != pid_s && *end == '\0' &&
+		    v == (long)getpid()) {
+			errno = 0;
+			v = strtol(fds_s, &end, 10);
+			if (errno != 0 || end == fds_s || *end != '\0' ||
+			    v < 0 || v > 1024)
+				return 0;
+			first += (unsigned int)v;
+		}
+	}
+	return close_range(first, ~0U, 0);
 }
 
 static void
@@ -224,7 +266,7 @@ main(int argc, char *argv[])
 	struct event_config *evcfg;
 	char err[2048], *helper_path = NULL;
 	const char *helper_args[96];
-	char drvidx[24], parent_pid[24];
+	char drvidx[24], parent_pid[24], ready[64];
 	uid_t uid;
 	gid_t gid, sock_gid = 0;
 	int ch, foreground = 0, debug = 0, check = 0;
@@ -236,15 +278,17 @@ main(int argc, char *argv[])
 #endif
 	size_t n = 0;
 
-	/* Nothing inherited beyond stdio may leak into the daemon or its
-	 * helpers (socket activation hands its sockets from fd 3 on). */
-	if (getenv("LISTEN_FDS") == NULL && close_range(3, ~0U, 0) < 0) {
+	/* Nothing inherited beyond stdio (and systemd's sockets) may leak
+	 * into the daemon or its helpers. */
+	if (close_inherited() < 0) {
 		perror("volwarden: close_range");
 		return 1;
 	}
 
 	memset(&ov, 0, sizeof(ov));
 	memset(&fe, 0, sizeof(fe));
+	fe.admin_fd = -1;
+	fe.notify_fd = -1;
 	for (; vw_config_longopts[n].name != NULL; n++)
 		longopts[n] = vw_config_longopts[n];
 	longopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
@@ -268,7 +312,13 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			break;
-		case 'V': printf("volwarden %s\n", PACKAGE_VERSION); return 0;
+		case 'V':
+#ifdef VW_SANITIZERS
+			printf("volwarden %s (built with sanitizers)\n", PACKAGE_VERSION);
+#else
+			printf("volwarden %s\n", PACKAGE_VERSION);
+#endif
+			return 0;
 		case 'h': usage(stdout, 0); break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)
@@ -330,11 +380,11 @@ main(int argc, char *argv[])
 		fatal("signal");
 
 	fe.cfg = &cfg;
-	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, 1, "state directory");
-	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, 1, "run directory");
-	/* Created like dockerd does (0700 root) when missing; an existing
-	 * one is only required not to be writable by others. */
-	close(make_dir(cfg.socket_dir, 0700, 0, 0, 0, "socket directory"));
+	fe.uid = uid;
+	fe.gid = gid;
+	fe.seccomp_mode = (int)sc_mode;
+	fe.started = (int64_t)time(NULL);
+	fe.started_ns = fe_now_ns();
 	fe.ndrv = cfg.ndrivers;
 	if ((fe.drv = calloc(fe.ndrv, sizeof(*fe.drv))) == NULL)
 		fatal("calloc");
@@ -347,16 +397,51 @@ main(int argc, char *argv[])
 		if (vw_registry_init(&fe.drv[i].reg) < 0)
 			fatal("registry");
 	}
+	/* Sockets passed by systemd (socket activation), first, while
+	 * they still sit at fd 3 and up as LISTEN_FDS says. */
+	if (fe_listen_fds(&fe, err, sizeof(err)) < 0)
+		fatalx("socket activation: %s", err);
+	/* Type=notify: the notify socket must be connected before the
+	 * sandbox, which forbids connect(2). */
+	if (!foreground && getenv("NOTIFY_SOCKET") != NULL)
+		log_warnx("NOTIFY_SOCKET is set but --foreground is not: a "
+		    "service manager waiting for READY=1 needs --foreground");
+	fe.notify_fd = fe_notify_open();
+
+	fe.state_fd = make_dir(cfg.state_dir, 0700, uid, gid, 1, "state directory");
+	fe.run_fd = make_dir(cfg.run_dir, 0700, uid, gid, 1, "run directory");
+	/* Created like dockerd does (0700 root) when missing; an existing
+	 * one is only required not to be writable by others. */
+	close(make_dir(cfg.socket_dir, 0700, 0, 0, 0, "socket directory"));
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		char path[VW_PATH_MAX];
 
+		if (fe.drv[i].activated)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s.sock", cfg.socket_dir,
 		    cfg.drivers[i].name);
-		fe.drv[i].listen_fd = fe_socket_listen(path, sock_gid, err,
+		fe.drv[i].listen_fd = fe_socket_listen(path, 0660, sock_gid, err,
 		    sizeof(err));
 		if (fe.drv[i].listen_fd < 0) {
 			unlink_sockets(&fe);
 			fatalx("driver %s: %s", cfg.drivers[i].name, err);
+		}
+	}
+	/* The admin socket: root's only (0600), in a root-owned directory
+	 * that the frontend user cannot write (config.c refuses the state,
+	 * run and socket directories for it). */
+	{
+		char dir[VW_PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", cfg.admin_socket);
+		slash = strrchr(dir, '/');
+		slash[slash == dir ? 1 : 0] = '\0';
+		close(make_dir(dir, 0755, 0, 0, 0, "admin socket directory"));
+		fe.admin_fd = fe_socket_listen(cfg.admin_socket, 0600, 0, err,
+		    sizeof(err));
+		if (fe.admin_fd < 0) {
+			unlink_sockets(&fe);
+			fatalx("admin socket: %s", err);
 		}
 	}
 	if (!foreground) {
@@ -381,8 +466,14 @@ main(int argc, char *argv[])
 		helper_args[na++] = vw_seccomp_mode_name(sc_mode);
 		helper_args[na++] = "--parent";
 		helper_args[na++] = parent_pid;
+		/* systemd owns an inherited socket: it must stay when we stop,
+		 * so that the next start (or dockerd's next connection) finds
+		 * it. */
+		if (fe.drv[i].activated)
+			helper_args[na++] = "--keep-socket";
 		if (vw_overrides_argv(&ov, strcmp(cfg.source, "embedded default") != 0,
-		    cfg.source, helper_args, na, 90) < 0)
+		    cfg.source, helper_args, na,
+		    (int)(sizeof(helper_args) / sizeof(helper_args[0])) - na - 1) < 0)
 			fatalx("too many arguments for the helper");
 		if (hc_spawn(&fe.drv[i], helper_path, helper_args, err,
 		    sizeof(err)) < 0) {
@@ -445,6 +536,9 @@ main(int argc, char *argv[])
 		    cfg.drivers[i].name, vw_backend_name(cfg.drivers[i].backend),
 		    cfg.drivers[i].root, fe.drv[i].reg.count);
 	}
+	if (fe_admin_setup(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
 	ev_chld = evsignal_new(fe.base, SIGCHLD, sig_chld, &fe);
@@ -484,8 +578,12 @@ main(int argc, char *argv[])
 		fatalx("cannot install the seccomp filter: %s", err);
 	log_debug("seccomp filter: %s", vw_seccomp_mode_name(sc_mode));
 
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving %zu driver%s",
+	    fe.ndrv, fe.ndrv == 1 ? "" : "s");
+	fe_notify(fe.notify_fd, ready);
 	if (event_base_dispatch(fe.base) < 0)
 		fatalx("event loop failed");
+	fe_notify(fe.notify_fd, "STOPPING=1");
 
 	/* Shut down: closing the channels makes the helpers exit, and each
 	 * removes its driver's socket so dockerd stops trying it. */
@@ -502,6 +600,13 @@ main(int argc, char *argv[])
 			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
 	}
+	if (fe.admin != NULL)
+		evhttp_free(fe.admin);
+	if (fe.admin_accept_timer != NULL)
+		event_free(fe.admin_accept_timer);
+	close(fe.admin_fd);
+	if (fe.notify_fd >= 0)
+		close(fe.notify_fd);
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		pid_t pid = fe.drv[i].helper.pid;
 		int status;

@@ -19,11 +19,12 @@
 #include <time.h>
 
 #include <event2/http.h>
-#include <yajl/yajl_gen.h>
 
 #include "common/log.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
+
+#define LIT(s) (s), sizeof(s) - 1
 
 /* Compact a store once its WAL passes this many bytes. */
 #define COMPACT_BYTES	(8u << 20)
@@ -32,7 +33,7 @@ struct vw_op {
 	struct vw_op		*next;		/* drv->busy list */
 	struct vw_op		*wait_head, *wait_tail, *wnext;
 	struct vw_drv		*drv;
-	struct evhttp_request	*req;
+	struct vw_call		 call;		/* where the reply goes */
 	enum vw_op_kind		 kind;
 	struct vw_dreq		 dreq;
 	struct vw_volume_opts	 opts;
@@ -40,7 +41,7 @@ struct vw_op {
 	uint32_t		 count;		/* new count for the mount ID */
 	int			 reserved;	/* create: path claimed in busy list */
 	char			 path[VW_PATH_MAX];
-	/* VW_OP_SNAPSHOT: what to ask, and whom to tell (req is NULL). */
+	/* VW_OP_SNAPSHOT: what to ask, and whom to tell (call.req is NULL). */
 	uint32_t		 snap_type;
 	struct vw_snap_req	 snap;
 	fe_snap_cb		 snap_cb;
@@ -96,7 +97,7 @@ maybe_compact(struct vw_fe *fe, struct vw_store *st, vw_store_dump_fn dump)
 static void
 reply_empty(struct vw_op *op)
 {
-	fe_reply_json(op->req, 200, "{}", 2);
+	fe_reply_json(&op->call, 200, "{}", 2);
 }
 
 /* ------------------------------------------------------------- create */
@@ -142,7 +143,7 @@ check_overlap(struct vw_op *op, const char *path)
 	struct nest_scan ns = { path, NULL };
 
 	if ((v = vw_registry_by_path(reg, path)) != NULL) {
-		fe_reply_err(op->req, 200, "volume %s: the directory %s is already "
+		fe_reply_err(&op->call, 200, "volume %s: the directory %s is already "
 		    "used by volume %s; choose another mountpoint", op->dreq.name,
 		    path, v->name);
 		return -1;
@@ -152,7 +153,7 @@ check_overlap(struct vw_op *op, const char *path)
 	    s = strrchr(prefix, '/')) {
 		*s = '\0';
 		if ((v = vw_registry_by_path(reg, prefix)) != NULL) {
-			fe_reply_err(op->req, 200, "volume %s: %s lies inside the "
+			fe_reply_err(&op->call, 200, "volume %s: %s lies inside the "
 			    "directory of volume %s; choose a mountpoint outside "
 			    "other volumes", op->dreq.name, path, v->name);
 			return -1;
@@ -164,7 +165,7 @@ check_overlap(struct vw_op *op, const char *path)
 			continue;
 		if (strcmp(o->path, path) == 0 || vw_path_beneath(o->path, path) ||
 		    vw_path_beneath(path, o->path)) {
-			fe_reply_err(op->req, 200, "volume %s: its directory %s "
+			fe_reply_err(&op->call, 200, "volume %s: its directory %s "
 			    "overlaps that of volume %s, which is being created; "
 			    "choose another mountpoint", op->dreq.name, path,
 			    o->dreq.name);
@@ -176,7 +177,7 @@ check_overlap(struct vw_op *op, const char *path)
 	if (reg->ncustom > 0 || (op->opts.flags & VW_OPT_MOUNTPOINT)) {
 		vw_registry_each(reg, nest_one, &ns);
 		if (ns.hit != NULL) {
-			fe_reply_err(op->req, 200, "volume %s: the directory of volume "
+			fe_reply_err(&op->call, 200, "volume %s: the directory of volume "
 			    "%s lies inside %s; choose a mountpoint outside other "
 			    "volumes", op->dreq.name, ns.hit->name, path);
 			return -1;
@@ -192,7 +193,7 @@ create_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 
 	if (err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: its directory %s exists but "
+		fe_reply_err(&op->call, 200, "volume %s: its directory %s exists but "
 		    "the volume could not be recorded in %s: %s; fix that and "
 		    "create the volume again", op->dreq.name, op->path,
 		    drv->fe->cfg->state_dir, strerror(err));
@@ -219,7 +220,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 
 	vw_store_release(drv->fe->state);
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -238,7 +239,7 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	rec.path = op->path;
 	if (vw_store_append(drv->fe->state, &rec) < 0 ||
 	    vw_store_commit(drv->fe->state, create_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory recording it; "
+		fe_reply_err(&op->call, 200, "volume %s: out of memory recording it; "
 		    "try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -258,7 +259,7 @@ op_create(struct vw_op *op)
 		if (same_opts(v, &op->opts))
 			reply_empty(op);
 		else
-			fe_reply_err(op->req, 200, "volume %s already exists with "
+			fe_reply_err(&op->call, 200, "volume %s already exists with "
 			    "different options; remove it first, or create it with "
 			    "the options it has (docker volume inspect %s shows "
 			    "them)", op->dreq.name, op->dreq.name);
@@ -267,7 +268,7 @@ op_create(struct vw_op *op)
 	}
 	if (vw_volume_path(drv->d, op->dreq.name, &op->opts, op->path,
 	    sizeof(op->path), &allowed, &rel, err, sizeof(err)) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, err);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, err);
 		op_finish(op);
 		return;
 	}
@@ -278,7 +279,7 @@ op_create(struct vw_op *op)
 	op->reserved = 1;
 	if (hc_volume(drv, VW_MSG_VOLUME_CREATE, op->dreq.name, &op->opts,
 	    create_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 		return;
@@ -296,7 +297,7 @@ remove_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 
 	if (err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: could not record its removal "
+		fe_reply_err(&op->call, 200, "volume %s: could not record its removal "
 		    "in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->state_dir, strerror(err));
 	} else {
@@ -321,7 +322,7 @@ remove_record(struct vw_op *op)
 	rec.name = op->dreq.name;
 	if (vw_store_append(op->drv->fe->state, &rec) < 0 ||
 	    vw_store_commit(op->drv->fe->state, remove_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		fe_reply_err(&op->call, 200, "volume %s: out of memory; try again",
 		    op->dreq.name);
 		op_finish(op);
 	}
@@ -334,7 +335,7 @@ remove_done(void *arg, const struct vw_volume_reply *rep)
 
 	vw_store_release(op->drv->fe->state);
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -354,7 +355,7 @@ op_remove(struct vw_op *op)
 		return;
 	}
 	if (v->total > 0) {
-		fe_reply_err(op->req, 200, "volume %s is in use (%u mount "
+		fe_reply_err(&op->call, 200, "volume %s is in use (%u mount "
 		    "reference%s); stop the containers that use it, then remove it",
 		    op->dreq.name, v->total, v->total == 1 ? "" : "s");
 		op_finish(op);
@@ -367,7 +368,7 @@ op_remove(struct vw_op *op)
 	vw_volume_opts_of(v, &op->opts);
 	if (hc_volume(drv, VW_MSG_VOLUME_REMOVE, op->dreq.name, &op->opts,
 	    remove_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 		return;
@@ -383,9 +384,10 @@ mount_committed(void *arg, int err)
 	struct vw_op *op = arg;
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+
 	if (err != 0 || v == NULL ||
-	    vw_registry_set_mount(v, op->dreq.id, op->count) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: could not record the mount "
+	    vw_registry_set_mount(&drv->reg, v, op->dreq.id, op->count) < 0) {
+		fe_reply_err(&op->call, 200, "volume %s: could not record the mount "
 		    "reference in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->run_dir, strerror(err ? err : ENOMEM));
 		op_finish(op);
@@ -394,26 +396,15 @@ mount_committed(void *arg, int err)
 	if (op->kind == VW_OP_UNMOUNT) {
 		reply_empty(op);
 	} else {
-		yajl_gen g = yajl_gen_alloc(NULL);
-		const unsigned char *out;
-		size_t len;
+		struct fe_out o;
 
-		if (g == NULL) {
-			fe_reply_err(op->req, 500, "out of memory");
-		} else {
-			yajl_gen_map_open(g);
-			yajl_gen_string(g, (const unsigned char *)"Mountpoint", 10);
-			yajl_gen_string(g, (const unsigned char *)v->path,
-			    strlen(v->path));
-			yajl_gen_string(g, (const unsigned char *)"Err", 3);
-			yajl_gen_string(g, (const unsigned char *)"", 0);
-			yajl_gen_map_close(g);
-			if (yajl_gen_get_buf(g, &out, &len) == yajl_gen_status_ok)
-				fe_reply_json(op->req, 200, (const char *)out, len);
-			else
-				fe_reply_err(op->req, 500, "cannot encode the reply");
-			yajl_gen_free(g);
-		}
+		/* Escaped like every reply: the path may hold quotes or
+		 * backslashes (control characters cannot occur). */
+		fe_out_init(&o, &op->call);
+		fe_out_raw(&o, LIT("{\"Mountpoint\":"));
+		fe_out_cstr(&o, v->path);
+		fe_out_raw(&o, LIT(",\"Err\":\"\"}"));
+		fe_out_send(&o, 200);
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);
@@ -432,7 +423,7 @@ mount_record(struct vw_op *op)
 	rec.count = op->count;
 	if (vw_store_append(op->drv->fe->mounts, &rec) < 0 ||
 	    vw_store_commit(op->drv->fe->mounts, mount_committed, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: out of memory; try again",
+		fe_reply_err(&op->call, 200, "volume %s: out of memory; try again",
 		    op->dreq.name);
 		op_finish(op);
 	}
@@ -444,7 +435,7 @@ mount_done(void *arg, const struct vw_volume_reply *rep)
 	struct vw_op *op = arg;
 
 	if (rep->err != 0) {
-		fe_reply_err(op->req, 200, "volume %s: %s", op->dreq.name, rep->msg);
+		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
 		return;
 	}
@@ -459,7 +450,7 @@ op_mount(struct vw_op *op)
 	uint32_t cur;
 
 	if (v == NULL) {
-		fe_reply_err(op->req, 200, "volume %s does not exist in driver %s; "
+		fe_reply_err(&op->call, 200, "volume %s does not exist in driver %s; "
 		    "create it first", op->dreq.name, drv->d->name);
 		op_finish(op);
 		return;
@@ -467,7 +458,7 @@ op_mount(struct vw_op *op)
 	cur = vw_registry_mount_count(v, op->dreq.id);
 	if (op->kind == VW_OP_MOUNT) {
 		if (cur == UINT32_MAX) {
-			fe_reply_err(op->req, 200, "volume %s: too many mounts for "
+			fe_reply_err(&op->call, 200, "volume %s: too many mounts for "
 			    "one ID", op->dreq.name);
 			op_finish(op);
 			return;
@@ -497,7 +488,7 @@ op_mount(struct vw_op *op)
 	vw_volume_opts_of(v, &op->opts);
 	if (hc_volume(drv, op->kind == VW_OP_MOUNT ? VW_MSG_VOLUME_MOUNT :
 	    VW_MSG_VOLUME_UNMOUNT, op->dreq.name, &op->opts, mount_done, op) < 0) {
-		fe_reply_err(op->req, 200, "volume %s: the privileged helper did "
+		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
 		    "not accept the request; try again", op->dreq.name);
 		op_finish(op);
 	}
@@ -676,19 +667,19 @@ op_run(struct vw_op *op)
 }
 
 void
-fe_op_submit(struct vw_drv *drv, struct evhttp_request *req,
-    enum vw_op_kind kind, struct vw_dreq *dreq,
-    const struct vw_volume_opts *opts)
+fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
+    struct vw_dreq *dreq, const struct vw_volume_opts *opts)
 {
+	struct vw_drv *drv = call->drv;
 	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
 
 	if (op == NULL) {
-		fe_reply_err(req, 500, "out of memory");
+		fe_reply_err(call, 500, "out of memory");
 		vw_dreq_free(dreq);
 		return;
 	}
 	op->drv = drv;
-	op->req = req;
+	op->call = *call;
 	op->kind = kind;
 	op->dreq = *dreq;
 	memset(dreq, 0, sizeof(*dreq));
@@ -819,7 +810,8 @@ fe_apply_record(void *arg, const struct vw_record *rec, char *err,
 	case VW_REC_MOUNT_SET:
 		/* References to volumes removed since are stale: drop them. */
 		if ((v = vw_registry_get(&drv->reg, rec->name)) != NULL &&
-		    vw_registry_set_mount(v, rec->mount_id, rec->count) < 0) {
+		    vw_registry_set_mount(&drv->reg, v, rec->mount_id,
+		    rec->count) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}

@@ -191,13 +191,16 @@ vw_registry_del(struct vw_registry *r, const char *name)
 	unlink_volume(r, v);
 	if (v->mountpoint_opt != NULL)
 		r->ncustom--;
+	if (v->total > 0)
+		r->nmounted--;
 	r->count--;
 	r->gen++;
 	free_volume(v);
 }
 
 int
-vw_registry_set_mount(struct vw_volume *v, const char *id, uint32_t count)
+vw_registry_set_mount(struct vw_registry *r, struct vw_volume *v,
+    const char *id, uint32_t count)
 {
 	struct vw_mount **pp, *m;
 	size_t il = strlen(id);
@@ -206,6 +209,8 @@ vw_registry_set_mount(struct vw_volume *v, const char *id, uint32_t count)
 		if (strcmp((*pp)->id, id) != 0)
 			continue;
 		m = *pp;
+		if (v->total - m->count + count == 0)
+			r->nmounted--;
 		v->total = v->total - m->count + count;
 		if (count == 0) {
 			*pp = m->next;
@@ -222,6 +227,8 @@ vw_registry_set_mount(struct vw_volume *v, const char *id, uint32_t count)
 	m->count = count;
 	m->next = v->mounts;
 	v->mounts = m;
+	if (v->total == 0)
+		r->nmounted++;
 	v->total += count;
 	return 0;
 }

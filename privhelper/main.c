@@ -54,6 +54,42 @@ check_channel(void)
 		fatal("fcntl(FD_CLOEXEC) on the channel");
 }
 
+/* A socket file to remove at exit, if it is still the one we saw. */
+struct sockfile {
+	char		path[VW_PATH_MAX];
+	struct stat	st;
+	int		have;
+};
+
+static void
+sockfile_note(struct sockfile *sf, const char *path)
+{
+	snprintf(sf->path, sizeof(sf->path), "%s", path);
+	sf->have = lstat(sf->path, &sf->st) == 0 && S_ISSOCK(sf->st.st_mode);
+}
+
+/*
+ * Remove it only if it is still the same file: a newer instance may have
+ * bound its own in the meantime (a helper killed with its frontend can
+ * finish queued requests for a while first).  The inode number alone
+ * does not tell: ext4 hands the number of the socket the new instance
+ * unlinked to the one it binds next.  The modification time, set when
+ * bind(2) made the file, tells them apart (unlike the change time, it
+ * survives a chmod of the socket by hand).
+ */
+static void
+sockfile_remove(const struct sockfile *sf)
+{
+	struct stat st;
+
+	if (sf->have && lstat(sf->path, &st) == 0 &&
+	    st.st_dev == sf->st.st_dev && st.st_ino == sf->st.st_ino &&
+	    st.st_mtim.tv_sec == sf->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == sf->st.st_mtim.tv_nsec &&
+	    unlink(sf->path) < 0)
+		log_warn("cannot remove %s", sf->path);
+}
+
 /*
  * Make an absolute directory and its missing parents (0755, root-owned),
  * open it, and check it is a boundary we can rely on: owned by root and
@@ -102,8 +138,8 @@ main(int argc, char *argv[])
 	const struct vw_backend *be;
 	struct option longopts[32];
 	char err[1024], procname[64], sockpath[VW_PATH_MAX];
-	struct stat sock_st;
-	int have_sock, ch, foreground = 0, debug = 0;
+	struct sockfile drv_sock, admin_sock;
+	int ch, foreground = 0, debug = 0, keep_socket = 0;
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 	pid_t parent = 0;
 	long driver = -1;
@@ -121,6 +157,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
 	longopts[n++] = (struct option){ "seccomp", required_argument, NULL, 'S' };
 	longopts[n++] = (struct option){ "parent", required_argument, NULL, 'p' };
+	longopts[n++] = (struct option){ "keep-socket", no_argument, NULL, 'k' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -139,6 +176,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			parent = (pid_t)strtol(optarg, NULL, 10);
+			break;
+		case 'k':
+			keep_socket = 1;
 			break;
 		default:
 			if (ch < VW_OPT_FLAG_BASE)
@@ -189,10 +229,17 @@ main(int argc, char *argv[])
 	if (be->init != NULL && be->init(&ctx, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 
-	/* Remember the socket the frontend bound, to remove it at exit. */
+	/* Remember the sockets the frontend bound, to remove them at exit
+	 * (the frontend, unprivileged by then, cannot): the driver's, and
+	 * for the first helper the admin socket. */
 	snprintf(sockpath, sizeof(sockpath), "%s/%s.sock", cfg.socket_dir,
 	    ctx.driver->name);
-	have_sock = lstat(sockpath, &sock_st) == 0 && S_ISSOCK(sock_st.st_mode);
+	memset(&drv_sock, 0, sizeof(drv_sock));
+	if (!keep_socket)	/* systemd's (socket activation): it stays */
+		sockfile_note(&drv_sock, sockpath);
+	memset(&admin_sock, 0, sizeof(admin_sock));
+	if (driver == 0)
+		sockfile_note(&admin_sock, cfg.admin_socket);
 
 	vw_keep_caps(be->caps);
 	if (vw_seccomp_privhelper(sc_mode, ctx.driver->backend, err,
@@ -203,16 +250,9 @@ main(int argc, char *argv[])
 
 	ph_serve(PH_CHANNEL_FD, &cfg, (size_t)driver, &ctx);
 
-	/* The frontend is gone: stop advertising the driver to dockerd, but
-	 * only if the socket is still the one it bound (not a newer
-	 * instance's). */
-	if (have_sock) {
-		struct stat st;
-
-		if (lstat(sockpath, &st) == 0 && st.st_dev == sock_st.st_dev &&
-		    st.st_ino == sock_st.st_ino && unlink(sockpath) < 0)
-			log_warn("cannot remove %s", sockpath);
-	}
+	/* The frontend is gone: stop advertising the driver to dockerd. */
+	sockfile_remove(&drv_sock);
+	sockfile_remove(&admin_sock);
 	for (size_t i = 0; i < ctx.driver->nallowed; i++)
 		close(ctx.allowed_fds[i]);
 	free(ctx.allowed_fds);

@@ -2,14 +2,17 @@
 # Install what volwarden needs from Debian's packages (Debian 12).
 #   scripts/install-deps.sh          build and run dependencies
 #   scripts/install-deps.sh --test   also what the test suite uses
+#     (systemd: systemd-socket-activate and systemd-analyze for
+#     t/integ/socket-activation-t.sh; util-linux, always installed,
+#     has the setpriv that t/integ/ctl-t.sh uses)
 set -eu
 
 pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
 libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
 ca-certificates"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs curl jq docker.io busybox-static clang python3 btrfs-progs
-e2fsprogs"
+	pkgs="$pkgs curl jq docker.io busybox-static clang python3 systemd
+btrfs-progs e2fsprogs"
 fi
 
 missing=""

@@ -1,10 +1,10 @@
 /*
  * The frontend's allowlist.  After start-up the frontend only runs its
- * libevent loop: accept and serve HTTP on inherited listening sockets,
- * talk to the helpers over inherited SEQPACKET channels, append to its
- * state files (opened relative to its state directory fd) and reap its
- * helpers.  It never creates sockets, executes programs, mounts, traces
- * or loads anything.
+ * libevent loop: accept and serve HTTP on inherited listening sockets
+ * (the drivers' and the admin socket), talk to the helpers over inherited
+ * SEQPACKET channels, append to its state files (opened relative to its
+ * state directory fd) and reap its helpers.  It never creates sockets,
+ * executes programs, mounts, traces or loads anything.
  */
 #include "vw-build.h"
 
@@ -22,7 +22,10 @@ static const struct vw_sc_rule frontend_rules[] = {
 	ALLOW(clock_gettime), ALLOW(gettimeofday), ALLOW(time),
 	ALLOW(clock_nanosleep), ALLOW(nanosleep),
 
-	/* Connections from dockerd and the helper channels. */
+	/* Connections from dockerd and volwardenctl, the helper channels.
+	 * getsockopt also reads SO_PEERCRED of admin peers; sendto also
+	 * sends READY=1 and STOPPING=1 on the notify socket connected
+	 * before the sandbox. */
 	ALLOW(accept), ALLOW(accept4), ALLOW(read), ALLOW(readv),
 	ALLOW(write), ALLOW(writev), ALLOW(recvfrom), ALLOW(sendto),
 	ALLOW(recvmsg), ALLOW(sendmsg), ALLOW(shutdown), ALLOW(close),
@@ -33,7 +36,8 @@ static const struct vw_sc_rule frontend_rules[] = {
 	ALLOW_IF(fcntl, SCMP_A1(SCMP_CMP_EQ, F_GETFD)),
 	ALLOW_IF(fcntl, SCMP_A1(SCMP_CMP_EQ, F_SETFD)),
 
-	/* The state store (files under the state and run directory fds). */
+	/* The state store (files under the state and run directory fds),
+	 * and /proc/self/status for the admin API's GET /v1/status. */
 	ALLOW(openat), ALLOW(pread64), ALLOW(pwrite64), ALLOW(lseek),
 	ALLOW(fstat), ALLOW(newfstatat), ALLOW(statx), ALLOW(fsync),
 	ALLOW(fdatasync), ALLOW(ftruncate), ALLOW(renameat),
@@ -49,6 +53,10 @@ static const struct vw_sc_rule frontend_rules[] = {
 	ALLOW(sigaltstack), ALLOW(restart_syscall), ALLOW(wait4),
 	ALLOW(getpid), ALLOW(gettid), ALLOW(tgkill), ALLOW(futex),
 	ALLOW(getrandom), ALLOW(exit), ALLOW(exit_group),
+
+	/* glibc's qsort asks for the memory size (sysconf(_SC_PHYS_PAGES))
+	 * before sorting more than 1 KiB: the admin API's volume list. */
+	ALLOW(sysinfo),
 
 	/* Harmless probes fail instead of killing: syslog(3) reconnecting
 	 * after syslogd restarted, isatty(3) from stdio. */

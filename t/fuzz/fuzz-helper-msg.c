@@ -5,7 +5,12 @@
  * request it then computes where the dir backend would act
  * (vw_volume_path(), as backends/dir.c does) and asserts the helper's
  * promise: the path lies beneath the driver root or an allowed root and
- * its relative part has no "." or ".." component.
+ * its relative part has no "." or ".." component.  It also runs the
+ * btrfs schema check (ph_serve's vw_opts_check_backend) and, for options
+ * btrfs takes, asserts that a btrfs volume is exactly ROOT/NAME.  For an
+ * accepted snapshot request it asserts that both names are single path
+ * components, as backends/btrfs.c joins them into
+ * ROOT/.snapshots/NAME/SNAP.
  */
 #include "vw-build.h"
 
@@ -15,6 +20,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/options.h"
 #include "common/proto.h"
 #include "common/validate.h"
 #include "privhelper/privhelper.h"
@@ -30,6 +36,56 @@ static const struct vw_driver driver = {
 	.name = drvname, .backend = VW_BACKEND_DIR,
 	.root = root, .allowed_roots = allowed, .nallowed = 2,
 };
+static const struct vw_driver bdriver = {
+	.name = drvname, .backend = VW_BACKEND_BTRFS, .root = root,
+};
+
+/* A name the helper accepted must be one path component, not . or ..,
+ * and never start with "." (.snapshots and .restore-* are ours). */
+static void
+check_component(const char *s)
+{
+	if (s[0] == '\0' || s[0] == '.' || strchr(s, '/') != NULL ||
+	    strlen(s) > VW_NAME_MAX) {
+		fprintf(stderr, "name \"%s\" is not one safe component\n", s);
+		abort();
+	}
+}
+
+static void
+check_snap(uint32_t type, const struct vw_snap_req *req)
+{
+	check_component(req->name);
+	if (type == VW_MSG_VOLUME_SNAPSHOT_LIST) {
+		if (req->snap[0] != '\0')
+			abort();
+	} else
+		check_component(req->snap);
+}
+
+/* The btrfs backend's view of a volume request (options it takes). */
+static void
+check_btrfs(const struct vw_volume_req *req)
+{
+	char path[VW_PATH_MAX], err[VW_ERRMSG_MAX], expect[VW_PATH_MAX];
+	const char *rel;
+	size_t idx;
+
+	if (vw_opts_check_backend(VW_BACKEND_BTRFS, &req->opts, err,
+	    sizeof(err)) < 0)
+		return;
+	if (req->opts.flags & VW_OPT_MOUNTPOINT)
+		abort();	/* not in the btrfs schema */
+	check_component(req->name);
+	if (vw_volume_path(&bdriver, req->name, &req->opts, path,
+	    sizeof(path), &idx, &rel, err, sizeof(err)) < 0)
+		return;
+	snprintf(expect, sizeof(expect), "%s/%s", root, req->name);
+	if (strcmp(path, expect) != 0 || idx != (size_t)-1) {
+		fprintf(stderr, "btrfs volume at %s, not %s\n", path, expect);
+		abort();
+	}
+}
 
 static void
 check_path(const struct vw_volume_req *req)
@@ -87,8 +143,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (hdr.len != plen)
 			abort();
-		if (hdr.type != VW_MSG_HELLO)
-			check_path(payload);
+		if (hdr.type == VW_MSG_HELLO)
+			continue;
+		if (hdr.type >= VW_MSG_VOLUME_SNAPSHOT_CREATE &&
+		    hdr.type <= VW_MSG_VOLUME_SNAPSHOT_RESTORE) {
+			check_snap(hdr.type, payload);
+			continue;
+		}
+		check_path(payload);
+		check_btrfs(payload);
 	}
 	free(payload);
 	return 0;

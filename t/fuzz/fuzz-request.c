@@ -4,7 +4,10 @@
  * checks frontend/endpoints.c runs on a decoded request (the name rule,
  * then every option).  Beyond memory errors it asserts that what the
  * frontend accepts, the helper accepts too: a valid name passes the
- * helper's field check and parsed options pass vw_opts_check().
+ * helper's field check and parsed options pass vw_opts_check().  The
+ * options go through the schema of each backend (dir, btrfs) in turn,
+ * and options a backend accepts must pass vw_opts_check_backend() for it
+ * unless they conflict (the frontend refuses those with a sentence).
  */
 #include "vw-build.h"
 
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
 
@@ -39,7 +43,7 @@ check_name(const struct vw_dreq *r)
 }
 
 static void
-check_opts(const struct vw_dreq *r)
+check_opts(const struct vw_dreq *r, enum vw_backend_type be)
 {
 	struct vw_volume_opts *opts;
 	char err[1024];
@@ -49,7 +53,7 @@ check_opts(const struct vw_dreq *r)
 		abort();
 	for (size_t i = 0; i < r->nopts; i++) {
 		err[0] = '\0';
-		if (vw_opt_parse(r->opts[i].key, r->opts[i].key_len,
+		if (vw_opt_parse_backend(be, r->opts[i].key, r->opts[i].key_len,
 		    r->opts[i].value, r->opts[i].value_len, opts, err,
 		    sizeof(err)) < 0) {
 			if (err[0] == '\0')
@@ -62,6 +66,13 @@ check_opts(const struct vw_dreq *r)
 		    "the helper: %s\n", err);
 		abort();
 	}
+	/* Only the backend's own bits can be set; a conflict must say why. */
+	if ((opts->flags & ~vw_opt_mask(be)) != 0)
+		abort();
+	err[0] = '\0';
+	if (!failed && vw_opts_check_backend(be, opts, err, sizeof(err)) < 0 &&
+	    err[0] == '\0')
+		abort();
 	free(opts);
 }
 
@@ -81,7 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (r.id != NULL && r.id[r.id_len] != '\0') || r.nopts > VW_MAX_OPTS)
 		abort();
 	check_name(&r);
-	check_opts(&r);
+	check_opts(&r, VW_BACKEND_DIR);
+	check_opts(&r, VW_BACKEND_BTRFS);
 	vw_dreq_free(&r);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/options.h"
 #include "common/proto.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
@@ -50,9 +51,11 @@ msg(const char *name, uint32_t type, const void *payload, size_t len)
 	put_file("helper-msg", name, buf, sizeof(h) + len);
 }
 
-/* A volume request; opts is "key=value,..." parsed as the frontend does. */
+/* A volume request; opts is "key=value,..." parsed as the frontend does
+ * for a driver with backend be. */
 static void
-volreq(const char *file, uint32_t type, const char *name, const char *opts)
+volreq_be(enum vw_backend_type be, const char *file, uint32_t type,
+    const char *name, const char *opts)
 {
 	struct vw_volume_req req;
 	char buf[256], err[512], *kv, *save = NULL;
@@ -64,12 +67,34 @@ volreq(const char *file, uint32_t type, const char *name, const char *opts)
 	    kv = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(kv, '=');
 
-		if (eq == NULL || vw_opt_parse(kv, (size_t)(eq - kv), eq + 1,
-		    strlen(eq + 1), &req.opts, err, sizeof(err)) < 0) {
+		if (eq == NULL || vw_opt_parse_backend(be, kv, (size_t)(eq - kv),
+		    eq + 1, strlen(eq + 1), &req.opts, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mkseeds: %s: %s\n", kv, err);
 			exit(1);
 		}
 	}
+	msg(file, type, &req, sizeof(req));
+}
+
+static void
+volreq(const char *file, uint32_t type, const char *name, const char *opts)
+{
+	volreq_be(VW_BACKEND_DIR, file, type, name, opts);
+}
+
+/* A snapshot request (protocol 2). */
+static void
+snapreq(const char *file, uint32_t type, const char *name, const char *snap,
+    uint32_t flags, uint32_t offset, uint64_t size)
+{
+	struct vw_snap_req req;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	snprintf(req.snap, sizeof(req.snap), "%s", snap);
+	req.flags = flags;
+	req.offset = offset;
+	req.size = size;
 	msg(file, type, &req, sizeof(req));
 }
 
@@ -99,6 +124,25 @@ helper_seeds(void)
 	longname[0] = 'a';
 	longname[VW_NAME_MAX] = '\0';
 	volreq("name-255", VW_MSG_VOLUME_CREATE, longname, "");
+	volreq_be(VW_BACKEND_BTRFS, "create-btrfs", VW_MSG_VOLUME_CREATE, "db",
+	    "size=10G,compression=zstd,uid=999,mode=0750");
+	volreq_be(VW_BACKEND_BTRFS, "create-from-snap", VW_MSG_VOLUME_CREATE,
+	    "db-old", "from=db@nightly");
+	volreq_be(VW_BACKEND_BTRFS, "create-nocow", VW_MSG_VOLUME_CREATE,
+	    "scratch", "nocow=true");
+	snapreq("snap-create", VW_MSG_VOLUME_SNAPSHOT_CREATE, "db", "nightly",
+	    0, 0, 0);
+	snapreq("snap-list", VW_MSG_VOLUME_SNAPSHOT_LIST, "db", "", 0, 15, 0);
+	snapreq("snap-delete", VW_MSG_VOLUME_SNAPSHOT_DELETE, "db", "nightly",
+	    0, 0, 0);
+	snapreq("snap-restore", VW_MSG_VOLUME_SNAPSHOT_RESTORE, "db", "nightly",
+	    VW_SNAP_FORCE, 0, 10ULL << 30);
+	snapreq("snap-dotdot", VW_MSG_VOLUME_SNAPSHOT_DELETE, "db", "..", 0, 0,
+	    0);
+	snapreq("snap-list-named", VW_MSG_VOLUME_SNAPSHOT_LIST, "db", "x", 0,
+	    0, 0);
+	snapreq("snap-force-create", VW_MSG_VOLUME_SNAPSHOT_CREATE, "db", "s1",
+	    VW_SNAP_FORCE, 0, 0);
 
 	/* Hand-made violations. */
 	memset(&req, 0, sizeof(req));
@@ -115,7 +159,7 @@ helper_seeds(void)
 	strcpy(req.opts.mountpoint, "/srv//docker/");
 	msg("mountpoint-unnormal", VW_MSG_VOLUME_CREATE, &req, sizeof(req));
 	memset(&req.opts, 0, sizeof(req.opts));
-	req.opts.flags = 0x80;
+	req.opts.flags = VW_OPT_ALL + 1;	/* past every known bit */
 	msg("flags-unknown", VW_MSG_VOLUME_CREATE, &req, sizeof(req));
 	req.opts.flags = VW_OPT_UID;
 	req.opts.uid = UINT32_MAX;
@@ -124,6 +168,10 @@ helper_seeds(void)
 	msg("type-unknown", 99, &req, sizeof(req));
 	msg("type-reply", VW_MSG_VOLUME_CREATE | VW_MSG_REPLY, &req, sizeof(req));
 	msg("create-short", VW_MSG_VOLUME_CREATE, &req, 256);
+	/* A snapshot request with a volume request's length, and back. */
+	msg("snap-long", VW_MSG_VOLUME_SNAPSHOT_CREATE, &req, sizeof(req));
+	msg("create-snap-size", VW_MSG_VOLUME_CREATE, &req,
+	    sizeof(struct vw_snap_req));
 }
 
 /* ---------------------------------------------------------- state files */
@@ -154,16 +202,28 @@ rec_put(struct vw_record *r, struct vw_volume_opts *o, const char *name,
 static int
 append_all(struct vw_store *st)
 {
-	struct vw_volume_opts plain, custom;
+	struct vw_volume_opts plain, custom, btrfs;
 	struct vw_record r;
 	char err[256];
 
 	memset(&plain, 0, sizeof(plain));
 	memset(&custom, 0, sizeof(custom));
+	memset(&btrfs, 0, sizeof(btrfs));
 	if (vw_opt_parse("uid", 3, "1000", 4, &custom, err, sizeof(err)) < 0 ||
 	    vw_opt_parse("mode", 4, "0750", 4, &custom, err, sizeof(err)) < 0 ||
 	    vw_opt_parse("mountpoint", 10, "/srv/docker/pg", 14, &custom, err,
 	    sizeof(err)) < 0)
+		return -1;
+	/* A btrfs volume: size, compression and from follow the path. */
+	if (vw_opt_parse_backend(VW_BACKEND_BTRFS, "size", 4, "1G", 2, &btrfs,
+	    err, sizeof(err)) < 0 ||
+	    vw_opt_parse_backend(VW_BACKEND_BTRFS, "compression", 11, "zstd", 4,
+	    &btrfs, err, sizeof(err)) < 0 ||
+	    vw_opt_parse_backend(VW_BACKEND_BTRFS, "from", 4, "db@nightly", 10,
+	    &btrfs, err, sizeof(err)) < 0)
+		return -1;
+	rec_put(&r, &btrfs, "db-old", "/srv/pool/volumes/db-old");
+	if (vw_store_append(st, &r) < 0)
 		return -1;
 	rec_put(&r, &plain, "data1", "/var/lib/volwarden/volumes/data1");
 	if (vw_store_append(st, &r) < 0)

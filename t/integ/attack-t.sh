@@ -16,12 +16,13 @@ requires id "$VW_TEST_USER"
 
 ROOT="$TESTDIR/volumes"
 CANARY="$TESTDIR/canary"
+ALLOWED="$TESTDIR/allowed"
 CFG="$TESTDIR/volwarden.json"
 cat >"$CFG" <<JSON
 {"user": "$VW_TEST_USER", "state_dir": "$TESTDIR/state",
  "run_dir": "$TESTDIR/run", "socket_dir": "$TESTDIR/sock",
  "drivers": [{"name": "volwarden", "backend": "dir", "root": "$ROOT",
-              "on_remove": "delete"}]}
+              "allowed_roots": ["$ALLOWED"], "on_remove": "delete"}]}
 JSON
 chmod 0600 "$CFG"
 export VW_CUSTOM=1
@@ -95,6 +96,29 @@ for i in $(seq 1 40); do
 done
 is "$escaped" 0 "40 deletes racing a symlink swap never touched the canary"
 ok "$(kill -0 "$VW_PID"; echo $?)" "the daemon is still running"
+# 3b. Race during creates: a component under the allowed root flips
+#     between a real directory and a symlink to the canary while volumes
+#     with uid, gid and mode are created below it, 300 times.
+(
+	while :; do
+		rm -rf "$ALLOWED/flip" 2>/dev/null
+		ln -sfn "$CANARY" "$ALLOWED/flip" 2>/dev/null
+		rm -f "$ALLOWED/flip" 2>/dev/null
+		mkdir "$ALLOWED/flip" 2>/dev/null
+	done
+) &
+swapper=$!
+made=0
+for i in $(seq 1 300); do
+	out=$(vw_call VolumeDriver.Create "{\"Name\":\"cr$i\",\"Opts\":{\"mountpoint\":\"$ALLOWED/flip/v$i\",\"uid\":\"4242\",\"mode\":\"0777\"}}")
+	[ "$out" = "{}" ] && made=$((made + 1))
+done
+kill "$swapper"
+wait "$swapper" 2>/dev/null
+diag "$made of 300 creates succeeded while the path flipped"
+is "$(canary_sum)" "$before" "no create followed the flipping symlink out of the allowed root"
+ok "$(find "$CANARY" -uid 4242 | grep -q .; [ $? -ne 0 ]; echo $?)" "nothing in the canary was chowned"
+
 # 4. A mountpoint made of quotes: the Mount reply escapes every one (it
 #    used to overrun its buffer) and names exactly the directory.
 mp=$(printf '"%.0s' $(seq 1 250)); mp="$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp/$mp"

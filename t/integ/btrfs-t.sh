@@ -17,10 +17,12 @@ requires jq --version
 requires mkfs.btrfs --version
 requires btrfs --version
 requires losetup --version
+requires setpriv --version
 grep -qw btrfs /proc/filesystems 2>/dev/null || modprobe btrfs 2>/dev/null ||
     skip_all "the kernel has no btrfs support"
 "$VOLWARDEN" --no-config --check >/dev/null 2>&1 || bail_out "volwarden --check fails"
 SNAPCTL="$top_builddir/t/lib/snapctl"
+CTL="$top_builddir/volwardenctl"
 
 call() {
 	vw_call "$1" "${2-}" >"$TESTDIR/resp"
@@ -69,6 +71,7 @@ cat >"$CONF" <<EOF
   "state_dir": "$TESTDIR/state",
   "run_dir": "$TESTDIR/run",
   "socket_dir": "$TESTDIR/sock",
+  "admin_socket": "$VW_ADMIN",
   "drivers": [
     {"name": "vwb", "backend": "btrfs", "root": "$ROOT", "on_remove": "delete"},
     {"name": "vwba", "backend": "btrfs", "root": "$ARCROOT", "on_remove": "archive"},
@@ -76,9 +79,10 @@ cat >"$CONF" <<EOF
   ]
 }
 EOF
-# snapctl's helper serves the same root under another socket directory.
+# snapctl's helper serves the same root under other socket directories
+# (helper 0 removes the admin socket at exit if it is still there).
 SCONF="$TESTDIR/snapctl.json"
-sed "s|$TESTDIR/sock|$TESTDIR/snapsock|; s|$TESTDIR/state|$TESTDIR/sstate|; s|$TESTDIR/run|$TESTDIR/srun|" \
+sed "s|$TESTDIR/sock|$TESTDIR/snapsock|; s|$TESTDIR/state|$TESTDIR/sstate|; s|$TESTDIR/run|$TESTDIR/srun|; s|$TESTDIR/admin/|$TESTDIR/sadmin/|" \
     "$CONF" >"$SCONF"
 chmod 0644 "$CONF" "$SCONF"
 out=$("$VOLWARDEN" --config "$CONF" --check 2>&1)
@@ -102,6 +106,11 @@ is "$(field "$H" CapBnd)" $BCAPS "btrfs helper: CapBnd = CapEff"
 is "$(field "$H" NoNewPrivs)" 1 "btrfs helper: NoNewPrivs 1"
 is "$(field "$H" Seccomp)" 2 "btrfs helper: seccomp filter mode"
 is "$(stat -c '%a %U' "$ROOT/.snapshots" 2>&1)" "700 root" "ROOT/.snapshots: 0700 root"
+out=$("$CTL" --config "$CONF" check 2>&1)
+like "$out" "ok +driver vwb +backend btrfs: $ROOT is on BTRFS" "volwardenctl check: the btrfs root is on BTRFS"
+out=$(setpriv --bounding-set -sys_admin "$CTL" --config "$CONF" check 2>&1)
+like "$out" 'fix +capabilities +the bounding set lacks sys_admin \(the btrfs helper' \
+    "volwardenctl check: a bounding set without CAP_SYS_ADMIN is reported for btrfs"
 
 # ------------------------------------------------------------ create
 create bv1
@@ -275,6 +284,9 @@ VW_CUSTOM=1 vw_start --config "$BAD" 2>/dev/null
 ok "$([ $? -ne 0 ]; echo $?)" "a btrfs driver whose root is not on BTRFS stops the start"
 like "$(cat "$VW_LOG")" "root $TESTDIR/notbtrfs is not on a BTRFS file system" \
     "... with a message naming the root"
+out=$("$CTL" --config "$BAD" check 2>&1)
+like "$out" 'fix +driver vwb +backend btrfs needs its root on a BTRFS file system' \
+    "volwardenctl check says so too"
 vw_stop >/dev/null 2>&1
 
 done_testing

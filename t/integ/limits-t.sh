@@ -68,17 +68,27 @@ wait "$slow"
 ticks0=$(cpu_ticks)
 "$HAMMER" "$VW_SOCK" conns 5000 5 >"$TESTDIR/conns.out" &
 flood=$!
-sleep 4
+sleep 1
+# The admin socket shares the descriptor limit: a connection waiting there
+# meanwhile must not make the daemon spin either.
+curl -s -o /dev/null --max-time 3 --unix-socket "$VW_ADMIN" http://admin/v1/status &
+admin_curl=$!
+sleep 3
 ticks1=$(cpu_ticks)
 diag "$(cat "$TESTDIR/conns.out")"
 ok "$(kill -0 "$VW_PID"; echo $?)" "the daemon survives 5,000 connections"
 ok $(( (ticks1 - ticks0) > 100 )) "and does not spin meanwhile ($((ticks1 - ticks0)) ticks of CPU in 4 s)"
-like "$(cat "$VW_LOG")" "connection limit reached" "it logs that the connection limit was reached"
+like "$(cat "$VW_LOG")" "driver volwarden: connection limit reached" "it logs that the connection limit was reached"
+like "$(cat "$VW_LOG")" "admin socket: connection limit reached" "... on the admin socket too, which pauses as well"
 wait "$flood"
+wait "$admin_curl"
 # The flood's connections are closed; idle ones time out after 3 s.
 sleep 1
 t=$(latency)
 fast "$t" 1; ok $? "after the flood a normal request is answered in ${t}s"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$VW_ADMIN" \
+	http://admin/v1/status)
+is "$code" 200 "and the admin socket answers again"
 
 # 10,000 malformed requests.
 out=$("$HAMMER" "$VW_SOCK" garbage 10000)
@@ -91,7 +101,14 @@ like "$out" '"Name":"v7"' "and the registry is intact"
 sleep 4	# let idle connections time out
 now=$(rss_kib)
 diag "RSS after the abuse: $now KiB (baseline $base KiB)"
-ok $(( now > base + 2048 )) "memory is back within 2 MiB of the baseline"
+case $("$VOLWARDEN" --version) in
+*sanitizers*)
+	# ASan keeps freed memory in quarantine and never returns it, so RSS
+	# says nothing there; LeakSanitizer checks the exit below instead.
+	echo "ok $((_tap_n += 1)) - memory is back within 2 MiB of the baseline # SKIP RSS is meaningless under ASan" ;;
+*)
+	ok $(( now > base + 2048 )) "memory is back within 2 MiB of the baseline" ;;
+esac
 vw_stop
 ok $? "the daemon stops cleanly"
 done_testing

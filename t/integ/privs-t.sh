@@ -145,17 +145,20 @@ os.execv(sys.argv[1], [sys.argv[1], "--driver", "0", "--no-config", "--foregroun
 fi
 
 # A helper refusing to start (a group-writable allowed root) stops the
-# daemon, and the socket it had bound is removed, not left for dockerd.
+# daemon, and the sockets it had bound (the driver's and the admin socket)
+# are removed, not left for dockerd.
 mkdir -m 0775 "$TESTDIR/gw"
 rm -rf "$TESTDIR/sock"
 "$VOLWARDEN" --foreground --no-config --socket-dir "$TESTDIR/sock" \
 	--state-dir "$TESTDIR/state" --run-dir "$TESTDIR/run" \
 	--root "$TESTDIR/volumes" --user "$VW_TEST_USER" \
+	--admin-socket "$VW_ADMIN" \
 	--allowed-root "$TESTDIR/gw" >"$TESTDIR/gw.log" 2>&1
 rc=$?
 is "$rc" 1 "a group-writable allowed root stops the start (exit $rc)"
 like "$(cat "$TESTDIR/gw.log")" "allowed root .*gw must be owned by root and not writable by group or others" \
 	"... naming the directory and the fix"
 ok "$([ ! -e "$TESTDIR/sock/volwarden.sock" ]; echo $?)" "... and leaves no socket behind"
+ok "$([ ! -e "$VW_ADMIN" ]; echo $?)" "... nor the admin socket"
 
 done_testing

@@ -33,10 +33,13 @@ cleanup_fn "rm -rf '$TESTDIR'"
 VW_TEST_USER=${VW_TEST_USER:-volwarden}
 
 # vw_start [ARGS...]: start volwarden in the foreground on TESTDIR paths
-# (unless ARGS give a --config) and wait until its socket answers.
+# (unless VW_CUSTOM is set, e.g. for a --config in ARGS) and wait until its
+# socket answers.  The admin socket is always VW_ADMIN (ARGS may override
+# it), so that tests running side by side never share one.
 # Sets VW_PID, VW_SOCK (the first driver's socket) and VW_LOG.
 VW_LOG="$TESTDIR/volwarden.log"
 VW_SOCK="$TESTDIR/sock/volwarden.sock"
+VW_ADMIN="$TESTDIR/admin/admin.sock"
 vw_start() {
 	local i
 	if [ -z "${VW_CUSTOM:-}" ]; then
@@ -44,7 +47,8 @@ vw_start() {
 			--state-dir "$TESTDIR/state" --run-dir "$TESTDIR/run" \
 			--root "$TESTDIR/volumes" --user "$VW_TEST_USER" "$@"
 	fi
-	"$VOLWARDEN" --foreground --debug "$@" >>"$VW_LOG" 2>&1 &
+	"$VOLWARDEN" --foreground --debug --admin-socket "$VW_ADMIN" "$@" \
+	    >>"$VW_LOG" 2>&1 &
 	VW_PID=$!
 	cleanup_fn "kill -9 $VW_PID"
 	for i in $(seq 1 300); do

@@ -24,6 +24,8 @@ parse_err(const char *text)
 }
 
 #define DRV(body) "{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"" body "}]}"
+/* Top-level keys before one minimal driver. */
+#define TOP(keys) "{" keys ",\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"
 
 int
 main(void)
@@ -43,7 +45,7 @@ main(void)
 	is_string(parse_err("{\"user\":\"x\"}"), "t.json: key drivers: is required",
 	    "drivers missing");
 	is_string(parse_err("{\"bogus\":1,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
-	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, limits, drivers",
+	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
 	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove",
@@ -104,6 +106,31 @@ main(void)
 	is_string(parse_err("{\"state_dir\":5,\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"}]}"),
 	    "t.json: key state_dir: must be a string", "state_dir not a string");
 
+	/* The admin socket: absolute, short enough, and in a directory the
+	 * frontend user does not own and dockerd does not scan. */
+	is_string(parse_err(TOP("\"admin_socket\":\"/run/vw/admin.sock\"")),
+	    "(accepted)", "admin_socket accepted");
+	is_string(parse_err(TOP("\"admin_socket\":\"admin.sock\"")),
+	    "t.json: key admin_socket: must be an absolute path, got \"admin.sock\"",
+	    "relative admin_socket");
+	is_string(parse_err(TOP("\"run_dir\":\"/run/vw\",\"admin_socket\":\"/run/vw/admin.sock\"")),
+	    "t.json: key admin_socket: /run/vw/admin.sock lies in run_dir /run/vw; put the "
+	    "admin socket in a directory that only root can write, outside state_dir, "
+	    "run_dir and socket_dir", "admin_socket in run_dir");
+	has_string(parse_err(TOP("\"state_dir\":\"/s\",\"admin_socket\":\"/s/x/admin.sock\"")),
+	    "lies in state_dir /s;", "admin_socket below state_dir");
+	has_string(parse_err(TOP("\"admin_socket\":\"/run/docker/plugins/admin.sock\"")),
+	    "lies in socket_dir /run/docker/plugins;", "admin_socket in socket_dir");
+	is_string(parse_err(TOP("\"run_dir\":\"/run/vw/mounts\",\"admin_socket\":\"/run/vw/admin.sock\"")),
+	    "(accepted)", "run_dir below the admin socket's directory is fine");
+	has_string(parse_err(TOP("\"admin_socket\":\"/run/vw/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".sock\"")), "longer than a unix socket path may be",
+	    "admin_socket too long");
+	is_string(parse_err(TOP("\"admin_socket\":\"/a\",\"admin_socket\":\"/b\"")),
+	    "t.json: key admin_socket: given twice", "admin_socket given twice");
+
 	/* The embedded default, with overrides, and its canonical print. */
 	memset(&ov, 0, sizeof(ov));
 	ov.no_config = 1;
@@ -113,6 +140,8 @@ main(void)
 	is_string(cfg.drivers[0].name, "volwarden", "default driver name");
 	is_string(cfg.drivers[0].root, "/tmp/r/x", "--root overrides and is normalised");
 	is_string(cfg.socket_dir, "/run/docker/plugins", "default socket dir");
+	is_string(cfg.run_dir, "/run/volwarden/mounts", "default run dir");
+	is_string(cfg.admin_socket, "/run/volwarden/admin.sock", "default admin socket");
 	is_int((long long)cfg.drivers[0].nallowed, 1, "--allowed-root added");
 	fp = open_memstream(&buf, &len);
 	vw_config_print(&cfg, fp);
@@ -128,11 +157,19 @@ main(void)
 	/* Helper argv round trip. */
 	{
 		const char *argv[64];
-		int n = vw_overrides_argv(&ov, 0, NULL, argv, 0, 60);
+		int n = vw_overrides_argv(&ov, 0, NULL, argv, 0, 60), found = 0;
 
 		ok(n > 0 && strcmp(argv[0], "--no-config") == 0,
 		    "helper argv starts with --no-config");
 		ok(n > 0 && argv[n] == NULL, "and is NULL-terminated");
+
+		ov.admin_socket = "/run/x/admin.sock";
+		n = vw_overrides_argv(&ov, 0, NULL, argv, 0, 60);
+		for (int i = 0; i + 1 < n; i++)
+			if (strcmp(argv[i], "--admin-socket") == 0 &&
+			    strcmp(argv[i + 1], "/run/x/admin.sock") == 0)
+				found = 1;
+		ok(found, "--admin-socket is passed on to the helper");
 	}
 	vw_config_free(&cfg);
 	return done_testing();
