@@ -4,6 +4,8 @@
  * ls, inspect, status and metrics are one HTTP/1.0 GET each on the admin
  * socket (frontend/admin.c), blocking, with a time limit; the reply is
  * read to EOF (the daemon closes an HTTP/1.0 connection after replying).
+ * snapshot create, ls, rm and restore are one POST, GET or DELETE each
+ * (paging through long lists is the daemon's business).
  * check runs here, without the daemon: it loads the configuration the
  * daemon would load and looks at the directories, the kernel and the
  * helper the way the daemon's start-up will.
@@ -54,7 +56,9 @@
 #define EXIT_USAGE	2
 #define EXIT_UNREACH	3	/* no daemon, or no sensible reply */
 
-/* Seconds to wait for the daemon; everything it serves is in memory. */
+/* Seconds to wait for the daemon: what it serves from memory comes at
+ * once; a snapshot call waits for the helper, which may be busy with the
+ * volume's other requests first. */
 #define TIMEOUT		30
 /* Largest reply accepted, in bytes (a list of very many volumes). */
 #define MAX_REPLY	(256u << 20)
@@ -71,6 +75,13 @@ usage(int code)
 	    "       volwardenctl [--socket PATH] [--json] inspect [--driver NAME] VOLUME\n"
 	    "       volwardenctl [--socket PATH] [--json] status\n"
 	    "       volwardenctl [--socket PATH] metrics\n"
+	    "       volwardenctl [--socket PATH] [--json] snapshot create [--driver NAME]\n"
+	    "                    VOLUME [SNAPSHOT]\n"
+	    "       volwardenctl [--socket PATH] [--json] snapshot ls [--driver NAME] VOLUME\n"
+	    "       volwardenctl [--socket PATH] [--json] snapshot rm [--driver NAME]\n"
+	    "                    VOLUME SNAPSHOT\n"
+	    "       volwardenctl [--socket PATH] [--json] snapshot restore [--driver NAME]\n"
+	    "                    [--force] VOLUME SNAPSHOT\n"
 	    "       volwardenctl [--json] [--config FILE | --no-config] [config flags] check\n"
 	    "Without --socket, the admin socket is admin_socket of the\n"
 	    "configuration (%s if present, else %s).\n"
@@ -155,17 +166,18 @@ parse_reply(struct reply *r, size_t len, char *err, size_t errlen)
 }
 
 /*
- * GET target on the unix socket path.  Returns 0 with *r filled (free
- * r->buf), or -1 with a sentence in err: the daemon cannot be reached or
- * did not answer in HTTP.
+ * method (GET, POST, DELETE) target on the unix socket path, with body
+ * (JSON) if not NULL.  Returns 0 with *r filled (free r->buf), or -1 with
+ * a sentence in err: the daemon cannot be reached or did not answer in
+ * HTTP.
  */
 static int
-http_get(const char *path, const char *target, struct reply *r, char *err,
-    size_t errlen)
+http_request(const char *path, const char *method, const char *target,
+    const char *body, struct reply *r, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { TIMEOUT, 0 };
-	char req[512];
+	char req[4096];
 	size_t len = 0, cap = 0;
 	int fd, n;
 
@@ -197,8 +209,16 @@ http_get(const char *path, const char *target, struct reply *r, char *err,
 		    "root only)" : "");
 		goto fail;
 	}
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: volwarden\r\n"
-	    "Accept: application/json, text/plain\r\n\r\n", target);
+	if (body == NULL)
+		n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: "
+		    "volwarden\r\nAccept: application/json, text/plain\r\n%s\r\n",
+		    method, target, strcmp(method, "GET") == 0 ? "" :
+		    "Content-Length: 0\r\n");
+	else
+		n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: "
+		    "volwarden\r\nAccept: application/json\r\nContent-Type: "
+		    "application/json\r\nContent-Length: %zu\r\n\r\n%s", method,
+		    target, strlen(body), body);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		snprintf(err, errlen, "request too long");
 		goto fail;
@@ -291,19 +311,19 @@ jtrue(yajl_val obj, const char *key)
 }
 
 /*
- * Ask the daemon for target and parse the JSON reply.  Returns 0 with
- * *out (free with yajl_tree_free) or, when raw is set, the reply in *rr;
- * else an exit status, having said why.
+ * Send method target (with body, if not NULL) to the daemon and parse the
+ * JSON reply.  Returns 0 with *out (free with yajl_tree_free) or, when
+ * raw is set, the reply in *rr; else an exit status, having said why.
  */
 static int
-ask(const char *sock, const char *target, int raw, struct reply *rr,
-    yajl_val *out)
+ask_method(const char *sock, const char *method, const char *target,
+    const char *body, int raw, struct reply *rr, yajl_val *out)
 {
 	struct reply r;
 	char err[1024], perr[256];
 	yajl_val v;
 
-	if (http_get(sock, target, &r, err, sizeof(err)) < 0) {
+	if (http_request(sock, method, target, body, &r, err, sizeof(err)) < 0) {
 		warnmsg("%s", err);
 		return EXIT_UNREACH;
 	}
@@ -333,6 +353,14 @@ ask(const char *sock, const char *target, int raw, struct reply *rr,
 	free(r.buf);
 	*out = v;
 	return 0;
+}
+
+/* ask_method with GET. */
+static int
+ask(const char *sock, const char *target, int raw, struct reply *rr,
+    yajl_val *out)
+{
+	return ask_method(sock, "GET", target, NULL, raw, rr, out);
 }
 
 /* --------------------------------------------------------- commands */
@@ -395,6 +423,23 @@ cmd_ls(const char *sock, const char *driver)
 	return 0;
 }
 
+/*
+ * A volume or snapshot name for a URL path.  The daemon refuses names
+ * outside Docker's rule; such a name needs no escaping either, so pass it
+ * as it is unless it could break the request line.  Returns 0, or -1
+ * having said why.
+ */
+static int
+url_name(const char *what, const char *name)
+{
+	if (strpbrk(name, " \r\n?#/%&") != NULL || *name == '\0' ||
+	    strlen(name) > VW_NAME_MAX) {
+		warnmsg("\"%s\" is not a valid %s name", name, what);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_inspect(const char *sock, const char *driver, const char *name)
 {
@@ -402,13 +447,8 @@ cmd_inspect(const char *sock, const char *driver, const char *name)
 	yajl_val v, ids;
 	int rc;
 
-	/* The daemon refuses names outside Docker's rule; such a name
-	 * needs no escaping in a URL either, so pass it as it is unless it
-	 * could break the request line. */
-	if (strpbrk(name, " \r\n?#/%") != NULL || *name == '\0') {
-		warnmsg("\"%s\" is not a valid volume name", name);
+	if (url_name("volume", name) < 0)
 		return EXIT_ERROR;
-	}
 	snprintf(target, sizeof(target), "/v1/volumes/%s%s%s", name,
 	    driver ? "?driver=" : "", driver ? driver : "");
 	if ((rc = ask(sock, target, 0, NULL, &v)) != 0)
@@ -428,6 +468,96 @@ cmd_inspect(const char *sock, const char *driver, const char *name)
 			printf("mount ID:    %s (%lld)\n",
 			    jstr(ids->u.array.values[i], "id"),
 			    jint(ids->u.array.values[i], "count"));
+	}
+	yajl_tree_free(v);
+	return 0;
+}
+
+/* "2026-11-30T12:00:00Z  snap-20261130T120000Z" lines under a header. */
+static void
+print_snapshots(yajl_val list)
+{
+	int wn = 8;
+
+	for (size_t i = 0; list != NULL && i < list->u.array.len; i++) {
+		int l = (int)strlen(jstr(list->u.array.values[i], "name"));
+
+		if (l > wn)
+			wn = l;
+	}
+	printf("%-*s  %s\n", wn, "SNAPSHOT", "CREATED");
+	for (size_t i = 0; list != NULL && i < list->u.array.len; i++)
+		printf("%-*s  %s\n", wn, jstr(list->u.array.values[i], "name"),
+		    jstr(list->u.array.values[i], "created"));
+}
+
+/*
+ * snapshot create VOLUME [SNAPSHOT], ls VOLUME, rm VOLUME SNAPSHOT,
+ * restore VOLUME SNAPSHOT [--force]: one call each on
+ * /v1/volumes/VOLUME/snapshots (volwardenctl(8), THE ADMIN API).
+ */
+static int
+cmd_snapshot(const char *sock, const char *driver, const char *sub,
+    const char *volume, const char *snap, int force)
+{
+	char target[1024], body[VW_NAME_MAX + 32], qs[300] = "";
+	const char *method = "GET", *b = NULL;
+	yajl_val v, s;
+	int rc;
+
+	if (url_name("volume", volume) < 0 ||
+	    (snap != NULL && url_name("snapshot", snap) < 0))
+		return EXIT_ERROR;
+	if (driver != NULL || force)
+		snprintf(qs, sizeof(qs), "?%s%s%s", driver ? "driver=" : "",
+		    driver ? driver : "", force ? (driver ? "&force=1" :
+		    "force=1") : "");
+	if (strcmp(sub, "create") == 0) {
+		method = "POST";
+		snprintf(target, sizeof(target), "/v1/volumes/%s/snapshots%s",
+		    volume, qs);
+		if (snap != NULL) {
+			/* The name passed url_name: no quote or backslash can
+			 * need escaping in it. */
+			snprintf(body, sizeof(body), "{\"name\":\"%s\"}", snap);
+			b = body;
+		}
+	} else if (strcmp(sub, "ls") == 0)
+		snprintf(target, sizeof(target), "/v1/volumes/%s/snapshots%s",
+		    volume, qs);
+	else if (strcmp(sub, "rm") == 0) {
+		method = "DELETE";
+		snprintf(target, sizeof(target), "/v1/volumes/%s/snapshots/%s%s",
+		    volume, snap, qs);
+	} else {
+		method = "POST";
+		snprintf(target, sizeof(target),
+		    "/v1/volumes/%s/snapshots/%s/restore%s", volume, snap, qs);
+	}
+	if ((rc = ask_method(sock, method, target, b, 0, NULL, &v)) != 0)
+		return rc;
+	if (json_out) {
+		yajl_tree_free(v);
+		return 0;
+	}
+	if (strcmp(sub, "create") == 0) {
+		s = jget(v, "snapshot", yajl_t_object);
+		printf("volume %s (driver %s): snapshot %s created at %s\n",
+		    jstr(v, "volume"), jstr(v, "driver"), jstr(s, "name"),
+		    jstr(s, "created"));
+	} else if (strcmp(sub, "ls") == 0)
+		print_snapshots(jget(v, "snapshots", yajl_t_array));
+	else if (strcmp(sub, "rm") == 0)
+		printf("volume %s (driver %s): snapshot %s deleted\n",
+		    jstr(v, "volume"), jstr(v, "driver"), jstr(v, "deleted"));
+	else {
+		s = jget(v, "pre_restore", yajl_t_object);
+		printf("volume %s (driver %s): restored from snapshot %s; the "
+		    "state before is snapshot %s\n", jstr(v, "volume"),
+		    jstr(v, "driver"), jstr(v, "restored"), jstr(s, "name"));
+		if (jtrue(v, "forced"))
+			printf("containers that use the volume keep the old data "
+			    "until they restart\n");
 	}
 	yajl_tree_free(v);
 	return 0;
@@ -1023,10 +1153,10 @@ main(int argc, char *argv[])
 {
 	struct vw_overrides ov;
 	struct option longopts[32];
-	const char *sockopt = NULL, *driver = NULL, *cmd;
+	const char *sockopt = NULL, *driver = NULL, *cmd, *sub = NULL;
 	char err[256], *sock;
 	size_t n = 0;
-	int ch, rc;
+	int ch, rc, force = 0;
 
 	memset(&ov, 0, sizeof(ov));
 	for (; vw_config_longopts[n].name != NULL; n++)
@@ -1034,6 +1164,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "socket", required_argument, NULL, 's' };
 	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
 	longopts[n++] = (struct option){ "driver", required_argument, NULL, 'D' };
+	longopts[n++] = (struct option){ "force", no_argument, NULL, 'F' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -1042,6 +1173,7 @@ main(int argc, char *argv[])
 		case 's': sockopt = optarg; break;
 		case 'j': json_out = 1; break;
 		case 'D': driver = optarg; break;
+		case 'F': force = 1; break;
 		case 'h': usage(0);
 		case 'V': printf("volwardenctl %s\n", PACKAGE_VERSION); return 0;
 		default:
@@ -1062,10 +1194,41 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		if (optind != argc || driver != NULL || sockopt != NULL)
+		if (optind != argc || driver != NULL || sockopt != NULL || force)
 			usage(EXIT_USAGE);
 		return cmd_check(&ov);
 	}
+	if (strcmp(cmd, "snapshot") == 0) {
+		/* create VOLUME [SNAP], ls VOLUME, rm and restore VOLUME SNAP;
+		 * --force for restore only. */
+		int nargs = argc - optind - 1;
+
+		if (optind >= argc)
+			usage(EXIT_USAGE);
+		sub = argv[optind];
+		if (!((strcmp(sub, "create") == 0 && (nargs == 1 || nargs == 2)) ||
+		    (strcmp(sub, "ls") == 0 && nargs == 1) ||
+		    ((strcmp(sub, "rm") == 0 || strcmp(sub, "restore") == 0) &&
+		    nargs == 2)) || (force && strcmp(sub, "restore") != 0)) {
+			if (strcmp(sub, "create") != 0 && strcmp(sub, "ls") != 0 &&
+			    strcmp(sub, "rm") != 0 && strcmp(sub, "restore") != 0)
+				warnmsg("unknown snapshot command %s; the commands "
+				    "are create, ls, rm and restore", sub);
+			usage(EXIT_USAGE);
+		}
+		if ((sock = admin_socket(sockopt, &ov)) == NULL)
+			return EXIT_UNREACH;
+		rc = cmd_snapshot(sock, driver, sub, argv[optind + 1],
+		    nargs == 2 ? argv[optind + 2] : NULL, force);
+		free(sock);
+		if (fflush(stdout) != 0) {
+			warnmsg("writing the output: %s", strerror(errno));
+			return EXIT_ERROR;
+		}
+		return rc;
+	}
+	if (force)
+		usage(EXIT_USAGE);
 	if ((strcmp(cmd, "inspect") == 0 && optind + 1 != argc) ||
 	    (strcmp(cmd, "inspect") != 0 && optind != argc) ||
 	    (driver != NULL && strcmp(cmd, "ls") != 0 &&

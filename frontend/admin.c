@@ -7,9 +7,19 @@
  *	GET /v1/status			frontend, drivers and helpers
  *	GET /metrics			Prometheus text (metrics.c)
  *
+ * and the snapshots of btrfs volumes (NAME/snapshots below /v1/volumes/):
+ *
+ *	POST   NAME/snapshots[?driver=D]	create, body {"name": SNAP}
+ *						(optional: snap-TIMESTAMP)
+ *	GET    NAME/snapshots[?driver=D]	list, sorted by name
+ *	DELETE NAME/snapshots/SNAP[?driver=D]	delete
+ *	POST   NAME/snapshots/SNAP/restore[?driver=D][&force=1]
+ *						restore NAME from SNAP
+ *
  * Replies are JSON (except /metrics); errors are {"error": "..."} with an
- * HTTP status.  Everything is answered from memory; nothing here changes
- * state.
+ * HTTP status.  The GETs are answered from memory.  The snapshot calls go
+ * through fe_snapshot_* (ops.c): serialised with the volume's Docker
+ * requests, answered when the helper has acted.
  *
  * The socket's mode already keeps other users out.  Each request is also
  * checked with SO_PEERCRED, so a peer that got through anyway (a looser
@@ -20,6 +30,7 @@
  */
 #include "vw-build.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +38,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cap-ng.h>
@@ -35,6 +47,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "common/log.h"
 #include "common/privdrop.h"
@@ -42,7 +55,8 @@
 #include "frontend/frontend.h"
 #include "seccomp/seccomp.h"
 
-/* Limits (bytes, seconds).  Requests are GETs without a body. */
+/* Limits (bytes, seconds).  The only body is a snapshot create's
+ * {"name": ...}: a name is at most 255 bytes. */
 #define ADMIN_MAX_BODY		1024
 #define ADMIN_MAX_HEADERS	(8 * 1024)
 #define ADMIN_TIMEOUT		30
@@ -61,7 +75,9 @@ reason(int code)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
 }
@@ -317,18 +333,21 @@ api_volumes(struct evhttp_request *req, struct vw_fe *fe,
 	reply_gen(req, g);
 }
 
-/* GET /v1/volumes/NAME: 404 if no driver has it, 409 if several do and
- * no driver was named. */
-static void
-api_volume(struct evhttp_request *req, struct vw_fe *fe,
-    const struct vw_drv *only, const char *name)
+/*
+ * The driver that has volume name: only, if given, else the one driver
+ * whose registry holds it.  Returns it with *vp set, or NULL after
+ * replying 404 (no driver has it) or 409 (several do and none was named).
+ */
+static struct vw_drv *
+find_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
+    const char *name, struct vw_volume **vp)
 {
-	const struct vw_drv *found = NULL;
-	struct vw_volume *v = NULL, *hit;
+	struct vw_drv *found = NULL;
+	struct vw_volume *hit;
 	char others[1024] = "";
 	size_t nfound = 0, ol = 0;
-	yajl_gen g;
 
+	*vp = NULL;
 	for (size_t i = 0; i < fe->ndrv; i++) {
 		if (only != NULL && only != &fe->drv[i])
 			continue;
@@ -336,7 +355,7 @@ api_volume(struct evhttp_request *req, struct vw_fe *fe,
 			continue;
 		if (nfound++ == 0) {
 			found = &fe->drv[i];
-			v = hit;
+			*vp = hit;
 		}
 		if (ol < sizeof(others))
 			ol += (size_t)snprintf(others + ol, sizeof(others) - ol,
@@ -348,19 +367,345 @@ api_volume(struct evhttp_request *req, struct vw_fe *fe,
 			    "%s", name, only->d->name);
 		else
 			reply_error(req, 404, "volume %s does not exist", name);
-		return;
+		return NULL;
 	}
 	if (nfound > 1) {
 		reply_error(req, 409, "volume %s exists in several drivers (%s); "
 		    "name one with ?driver=", name, others);
-		return;
+		return NULL;
 	}
+	return found;
+}
+
+/* GET /v1/volumes/NAME */
+static void
+api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
+    const char *name)
+{
+	struct vw_volume *v;
+	struct vw_drv *drv;
+	yajl_gen g;
+
+	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
+		return;
 	if ((g = yajl_gen_alloc(NULL)) == NULL) {
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	gen_volume(g, found, v, 1);
+	gen_volume(g, drv, v, 1);
 	reply_gen(req, g);
+}
+
+/* ---------------------------------------------------------- snapshots */
+
+/* The API's paths, for routing and for the methods each allows. */
+enum route {
+	R_NONE, R_VOLUMES, R_VOLUME, R_SNAPS, R_SNAP, R_RESTORE, R_STATUS,
+	R_METRICS
+};
+
+/* One snapshot call waiting for the helper: whom to answer, and about
+ * what.  Freed once answered. */
+struct snap_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	enum route		 route;
+	int			 force;
+	char			 volume[VW_NAME_MAX + 1];
+	char			 snap[VW_NAME_MAX + 1];
+	uint32_t		 offset;	/* list: the next page's */
+	struct vw_snap_entry	*entries;	/* list: gathered so far */
+	size_t			 n, cap;
+};
+
+static void
+snap_call_free(struct snap_call *sc)
+{
+	free(sc->entries);
+	free(sc);
+}
+
+/*
+ * The HTTP status for a snapshot error (the helper's errno, or one
+ * ops.c made): a name, a snapshot or volume that is not there, a clash
+ * or a volume in use, a backend without snapshots, a helper that did not
+ * take the request.
+ */
+static int
+snap_status(int err)
+{
+	switch (err) {
+	case EINVAL:
+	case EOPNOTSUPP:
+		return 400;
+	case ENOENT:
+		return 404;
+	case EEXIST:
+	case EBUSY:
+		return 409;
+	case EAGAIN:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static void
+gen_snap_entry(yajl_gen g, const struct vw_snap_entry *e)
+{
+	char ts[32];
+
+	fe_rfc3339(e->created, ts, sizeof(ts));
+	yajl_gen_map_open(g);
+	GSTR(g, "name");
+	GSTR(g, e->name);
+	GSTR(g, "created");
+	GSTR(g, ts);
+	yajl_gen_map_close(g);
+}
+
+/* Answer sc from the helper's (last) reply and free sc. */
+static void
+snap_answer(struct snap_call *sc, const struct vw_snap_reply *rep)
+{
+	yajl_gen g;
+
+	if (rep->err != 0) {
+		reply_error(sc->req, snap_status(rep->err), "%s", rep->msg);
+		snap_call_free(sc);
+		return;
+	}
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		reply_error(sc->req, 500, "out of memory");
+		snap_call_free(sc);
+		return;
+	}
+	yajl_gen_map_open(g);
+	GSTR(g, "driver");
+	GSTR(g, sc->drv->d->name);
+	GSTR(g, "volume");
+	GSTR(g, sc->volume);
+	switch (sc->route) {
+	case R_SNAPS:
+		if (sc->snap[0] != '\0') {	/* create */
+			GSTR(g, "snapshot");
+			gen_snap_entry(g, &rep->entries[0]);
+			break;
+		}
+		GSTR(g, "snapshots");
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < sc->n; i++)
+			gen_snap_entry(g, &sc->entries[i]);
+		yajl_gen_array_close(g);
+		break;
+	case R_SNAP:
+		GSTR(g, "deleted");
+		GSTR(g, sc->snap);
+		break;
+	default:	/* R_RESTORE */
+		GSTR(g, "restored");
+		GSTR(g, sc->snap);
+		GSTR(g, "forced");
+		yajl_gen_bool(g, sc->force);
+		GSTR(g, "pre_restore");
+		gen_snap_entry(g, &rep->entries[0]);
+		break;
+	}
+	yajl_gen_map_close(g);
+	reply_gen(sc->req, g);
+	snap_call_free(sc);
+}
+
+static void
+snap_done(void *arg, const struct vw_snap_reply *rep)
+{
+	struct snap_call *sc = arg;
+
+	/* A create or restore reply names the snapshot made: count 1. */
+	if (rep->err == 0 && sc->route != R_SNAP && rep->count != 1) {
+		reply_error(sc->req, 500, "volume %s: the helper's reply names "
+		    "no snapshot", sc->volume);
+		snap_call_free(sc);
+		return;
+	}
+	snap_answer(sc, rep);
+}
+
+/*
+ * One page of a list (VW_SNAP_LIST_MAX entries): keep it, and ask for the
+ * next until the helper's total is reached.  Each page is a request of
+ * its own, so a snapshot made or deleted between two pages shifts the
+ * later entries; names come sorted, so only names past the last one kept
+ * are taken: none twice, though one deleted meanwhile may be missed.
+ */
+static void
+snap_list_page(void *arg, const struct vw_snap_reply *rep)
+{
+	struct snap_call *sc = arg;
+
+	if (rep->err != 0) {
+		snap_answer(sc, rep);
+		return;
+	}
+	for (uint32_t i = 0; i < rep->count; i++) {
+		const struct vw_snap_entry *e = &rep->entries[i];
+
+		if (sc->n > 0 && strcmp(e->name, sc->entries[sc->n - 1].name) <= 0)
+			continue;
+		if (sc->n == sc->cap) {
+			size_t ncap = sc->cap ? sc->cap * 2 : VW_SNAP_LIST_MAX;
+			struct vw_snap_entry *ne = reallocarray(sc->entries, ncap,
+			    sizeof(*ne));
+
+			if (ne == NULL) {
+				reply_error(sc->req, 500, "out of memory");
+				snap_call_free(sc);
+				return;
+			}
+			sc->entries = ne;
+			sc->cap = ncap;
+		}
+		sc->entries[sc->n++] = *e;
+	}
+	sc->offset += rep->count;
+	if (rep->count == 0 || sc->offset >= rep->total) {
+		snap_answer(sc, rep);
+		return;
+	}
+	/* Queued behind the op that called us, for the same volume. */
+	if (fe_snapshot_list(sc->drv, sc->volume, sc->offset, snap_list_page,
+	    sc) < 0) {
+		reply_error(sc->req, 500, "out of memory");
+		snap_call_free(sc);
+	}
+}
+
+/*
+ * The snapshot name of a create: {"name": SNAP} in the body, or, for an
+ * empty body, {} or "name": null, snap-YYYYMMDDTHHMMSSZ (UTC, now).
+ * Returns 0 with snap filled, or -1 after replying 400.
+ */
+static int
+create_name(struct evhttp_request *req, char *snap, size_t len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in), j = 0;
+	char body[ADMIN_MAX_BODY + 1], perr[256], why[256], ts[32];
+	const char *s = NULL;
+	yajl_val top = NULL, v;
+
+	if (blen > ADMIN_MAX_BODY ||
+	    evbuffer_copyout(in, body, blen) != (ev_ssize_t)blen) {
+		reply_error(req, 400, "cannot read the request body");
+		return -1;
+	}
+	body[blen] = '\0';
+	/*
+	 * yajl_tree hands strings over NUL-terminated: a NUL in the body or
+	 * an escaped one in a string would cut a name short unseen.  No
+	 * valid name or JSON of ours holds either.
+	 */
+	if (memchr(body, '\0', blen) != NULL || strstr(body, "\\u0000") != NULL) {
+		reply_error(req, 400, "the body holds a NUL character");
+		return -1;
+	}
+	if (body[strspn(body, " \t\r\n")] != '\0') {
+		if ((top = yajl_tree_parse(body, perr, sizeof(perr))) == NULL ||
+		    !YAJL_IS_OBJECT(top)) {
+			reply_error(req, 400, "the body must be a JSON object such "
+			    "as {\"name\": \"before-upgrade\"}");
+			yajl_tree_free(top);
+			return -1;
+		}
+		for (size_t i = 0; i < top->u.object.len; i++) {
+			v = top->u.object.values[i];
+			if (strcmp(top->u.object.keys[i], "name") != 0) {
+				reply_error(req, 400, "unknown key %.64s in the body; "
+				    "the only one is name", top->u.object.keys[i]);
+				yajl_tree_free(top);
+				return -1;
+			}
+			if (YAJL_IS_STRING(v))
+				s = YAJL_GET_STRING(v);
+			else if (!YAJL_IS_NULL(v)) {
+				reply_error(req, 400, "name must be a string");
+				yajl_tree_free(top);
+				return -1;
+			}
+		}
+	}
+	if (s != NULL && vw_name_valid(s, strlen(s), why, sizeof(why)) < 0) {
+		reply_error(req, 400, "snapshot name \"%.100s\": %s (snapshot "
+		    "names follow the volume name rule)", s, why);
+		yajl_tree_free(top);
+		return -1;
+	}
+	if (s != NULL)
+		snprintf(snap, len, "%s", s);
+	else {
+		/* 2026-11-30T12:34:56Z without - and :, a valid name. */
+		fe_rfc3339((int64_t)time(NULL), ts, sizeof(ts));
+		for (size_t i = 0; ts[i] != '\0'; i++)
+			if (ts[i] != '-' && ts[i] != ':')
+				ts[j++] = ts[i];
+		ts[j] = '\0';
+		snprintf(snap, len, "snap-%s", ts);
+	}
+	yajl_tree_free(top);
+	return 0;
+}
+
+/* The four snapshot calls: find the volume's driver, then hand the
+ * request to ops.c, which answers through snap_done or snap_list_page. */
+static void
+api_snapshot(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
+    enum route route, const char *name, const char *snap, int force)
+{
+	struct snap_call *sc;
+	struct vw_volume *v;
+	struct vw_drv *drv;
+	int rc;
+
+	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
+		return;
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	sc->req = req;
+	sc->drv = drv;
+	sc->route = route;
+	sc->force = force > 0;
+	snprintf(sc->volume, sizeof(sc->volume), "%s", name);
+	if (snap != NULL)
+		snprintf(sc->snap, sizeof(sc->snap), "%s", snap);
+	else if (route == R_SNAPS &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+	    create_name(req, sc->snap, sizeof(sc->snap)) < 0) {
+		snap_call_free(sc);
+		return;
+	}
+	/* Changes are worth a line in the log: who did what is root. */
+	if (sc->snap[0] != '\0')
+		log_info("admin: %s %s of volume %s (driver %s)%s",
+		    route == R_RESTORE ? "restore from snapshot" :
+		    route == R_SNAP ? "delete snapshot" : "create snapshot",
+		    sc->snap, name, drv->d->name, sc->force ? ", forced" : "");
+	/* The callback may run before these return: sc is not touched
+	 * after them. */
+	if (route == R_RESTORE)
+		rc = fe_snapshot_restore(drv, name, snap, sc->force, snap_done,
+		    sc);
+	else if (route == R_SNAP)
+		rc = fe_snapshot_delete(drv, name, snap, snap_done, sc);
+	else if (sc->snap[0] != '\0')
+		rc = fe_snapshot_create(drv, name, sc->snap, snap_done, sc);
+	else
+		rc = fe_snapshot_list(drv, name, 0, snap_list_page, sc);
+	if (rc < 0) {
+		reply_error(req, 500, "out of memory");
+		snap_call_free(sc);
+	}
 }
 
 /* The names of the capabilities in mask, as libcap-ng spells them. */
@@ -500,19 +845,21 @@ api_metrics(struct evhttp_request *req, struct vw_fe *fe)
 }
 
 /*
- * The query string: only "driver" is known, and it must name a
- * configured driver.  Returns 0 with *drv set (NULL if not given), or -1
- * after replying with the error.
+ * The query string: "driver" must name a configured driver; "force"
+ * (restore only: 1, true, 0 or false) is known where allow_force is set.
+ * Returns 0 with *drv (NULL if not given) and *force (-1 if not given)
+ * set, or -1 after replying with the error.
  */
 static int
 parse_query(struct evhttp_request *req, struct vw_fe *fe, const char *query,
-    const struct vw_drv **drv)
+    int allow_force, struct vw_drv **drv, int *force)
 {
 	struct evkeyvalq q;
 	struct evkeyval *kv;
 	int rc = 0;
 
 	*drv = NULL;
+	*force = -1;
 	if (query == NULL || *query == '\0')
 		return 0;
 	TAILQ_INIT(&q);
@@ -521,9 +868,25 @@ parse_query(struct evhttp_request *req, struct vw_fe *fe, const char *query,
 		return -1;
 	}
 	TAILQ_FOREACH(kv, &q, next) {
+		if (allow_force && strcmp(kv->key, "force") == 0) {
+			if (strcmp(kv->value, "1") == 0 ||
+			    strcmp(kv->value, "true") == 0)
+				*force = 1;
+			else if (strcmp(kv->value, "0") == 0 ||
+			    strcmp(kv->value, "false") == 0)
+				*force = 0;
+			else {
+				reply_error(req, 400, "force must be 1 or 0, not "
+				    "%.32s", kv->value);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
 		if (strcmp(kv->key, "driver") != 0) {
-			reply_error(req, 400, "unknown query parameter %.64s; the "
-			    "only one is driver", kv->key);
+			reply_error(req, 400, "unknown query parameter %.64s; %s",
+			    kv->key, allow_force ? "the only ones are driver and "
+			    "force" : "the only one is driver");
 			rc = -1;
 			break;
 		}
@@ -542,16 +905,72 @@ parse_query(struct evhttp_request *req, struct vw_fe *fe, const char *query,
 	return rc;
 }
 
+/* The methods each route takes, and as the Allow header names them. */
+static const struct {
+	int		 methods;	/* EVHTTP_REQ_* */
+	const char	*allow;
+} route_methods[] = {
+	[R_NONE] =	{ 0, "" },
+	[R_VOLUMES] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_VOLUME] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_SNAPS] =	{ EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST" },
+	[R_SNAP] =	{ EVHTTP_REQ_DELETE, "DELETE" },
+	[R_RESTORE] =	{ EVHTTP_REQ_POST, "POST" },
+	[R_STATUS] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_METRICS] =	{ EVHTTP_REQ_GET, "GET" },
+};
+
+/*
+ * Route path.  Below /v1/volumes/ the parts are NAME[/snapshots[/SNAP
+ * [/restore]]], split into buf (len bytes), with *name and *snap
+ * pointing into it.  Returns R_NONE for a path the API does not have.
+ */
+static enum route
+route_of(const char *path, char *buf, size_t len, char **name, char **snap)
+{
+	char *parts[4], *p;
+	size_t n = 0;
+
+	*name = *snap = NULL;
+	if (strcmp(path, "/v1/volumes") == 0)
+		return R_VOLUMES;
+	if (strcmp(path, "/v1/status") == 0)
+		return R_STATUS;
+	if (strcmp(path, "/metrics") == 0)
+		return R_METRICS;
+	if (strncmp(path, "/v1/volumes/", 12) != 0 ||
+	    (size_t)snprintf(buf, len, "%s", path + 12) >= len)
+		return R_NONE;
+	for (p = buf;;) {
+		if (n == 4)
+			return R_NONE;
+		parts[n++] = p;
+		if ((p = strchr(p, '/')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	if ((n >= 2 && strcmp(parts[1], "snapshots") != 0) ||
+	    (n == 4 && strcmp(parts[3], "restore") != 0))
+		return R_NONE;
+	*name = parts[0];
+	if (n >= 3)
+		*snap = parts[2];
+	return n == 1 ? R_VOLUME : n == 2 ? R_SNAPS : n == 3 ? R_SNAP :
+	    R_RESTORE;
+}
+
 static void
 admin_dispatch(struct evhttp_request *req, void *arg)
 {
 	struct vw_fe *fe = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const struct vw_drv *drv;
-	const char *path, *name;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct vw_drv *drv;
+	const char *path;
+	char buf[1024], why[256], *name, *snap;
 	struct ucred uc;
-	char why[256];
-	int known = peer_cred(req, &uc) == 0;
+	enum route route;
+	int force, known = peer_cred(req, &uc) == 0;
 
 	if (!known || uc.uid != 0) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -574,26 +993,62 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		reply_error(req, 400, "cannot parse the request URI");
 		return;
 	}
-	log_debug("admin: GET %s", evhttp_request_get_uri(req));
-	if (parse_query(req, fe, evhttp_uri_get_query(uri), &drv) < 0)
+	log_debug("admin: %s %s", cmd == EVHTTP_REQ_GET ? "GET" :
+	    cmd == EVHTTP_REQ_POST ? "POST" : "DELETE",
+	    evhttp_request_get_uri(req));
+	if ((route = route_of(path, buf, sizeof(buf), &name, &snap)) == R_NONE) {
+		reply_error(req, 404, "unknown path %.100s: the admin API has "
+		    "/v1/volumes, /v1/volumes/NAME, /v1/volumes/NAME/snapshots, "
+		    "/v1/volumes/NAME/snapshots/SNAP, "
+		    "/v1/volumes/NAME/snapshots/SNAP/restore, /v1/status and "
+		    "/metrics", path);
 		return;
-	if (strcmp(path, "/v1/volumes") == 0)
-		api_volumes(req, fe, drv);
-	else if (strncmp(path, "/v1/volumes/", 12) == 0) {
-		name = path + 12;
-		/* Volume names need no percent-encoding; any '%' or other
-		 * byte outside the rule is refused by it. */
-		if (vw_name_valid(name, strlen(name), why, sizeof(why)) < 0)
-			reply_error(req, 400, "volume \"%.100s\": %s", name, why);
+	}
+	/* Names need no percent-encoding; any '%' or other byte outside the
+	 * rule is refused by it. */
+	if (name != NULL && vw_name_valid(name, strlen(name), why,
+	    sizeof(why)) < 0) {
+		reply_error(req, 400, "volume \"%.100s\": %s", name, why);
+		return;
+	}
+	if (snap != NULL && vw_name_valid(snap, strlen(snap), why,
+	    sizeof(why)) < 0) {
+		reply_error(req, 400, "snapshot \"%.100s\": %s (snapshot names "
+		    "follow the volume name rule)", snap, why);
+		return;
+	}
+	if (!(route_methods[route].methods & (int)cmd)) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+		if (evhttp_add_header(h, "Allow", route_methods[route].allow) < 0)
+			evhttp_send_error(req, 500, "out of memory");
 		else
-			api_volume(req, fe, drv, name);
-	} else if (strcmp(path, "/v1/status") == 0)
+			reply_error(req, 405, "%s takes %s only", path,
+			    route_methods[route].allow);
+		return;
+	}
+	if (parse_query(req, fe, evhttp_uri_get_query(uri), route == R_RESTORE,
+	    &drv, &force) < 0)
+		return;
+	switch (route) {
+	case R_VOLUMES:
+		api_volumes(req, fe, drv);
+		break;
+	case R_VOLUME:
+		api_volume(req, fe, drv, name);
+		break;
+	case R_SNAPS:
+	case R_SNAP:
+	case R_RESTORE:
+		api_snapshot(req, fe, drv, route, name, snap, force);
+		break;
+	case R_STATUS:
 		api_status(req, fe);
-	else if (strcmp(path, "/metrics") == 0)
+		break;
+	default:
 		api_metrics(req, fe);
-	else
-		reply_error(req, 404, "unknown path %.100s: the admin API has GET "
-		    "/v1/volumes, /v1/volumes/NAME, /v1/status and /metrics", path);
+		break;
+	}
 }
 
 int
@@ -609,7 +1064,10 @@ fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen)
 	evhttp_set_max_body_size(h, ADMIN_MAX_BODY);
 	evhttp_set_max_headers_size(h, ADMIN_MAX_HEADERS);
 	evhttp_set_timeout(h, ADMIN_TIMEOUT);
-	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET);
+	/* Others get 501 from evhttp before any peer check; these are
+	 * checked per route (admin_dispatch, 405). */
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(h, admin_dispatch, fe);
 	bound = evhttp_accept_socket_with_handle(h, fe->admin_fd);
 	if (bound == NULL || fe_accept_watch(fe, bound, &fe->admin_listener,

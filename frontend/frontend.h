@@ -450,7 +450,8 @@ int fe_metrics_render(struct vw_fe *fe, struct evbuffer *out);
 
 /* -------------------------------------------------------------- admin.c */
 /* Serve the admin API (GET /v1/volumes, /v1/volumes/NAME, /v1/status,
- * /metrics) on fe->admin_fd.  Returns 0, or -1 with a sentence in err. */
+ * /metrics; the snapshot calls below /v1/volumes/NAME/snapshots) on
+ * fe->admin_fd.  Returns 0, or -1 with a sentence in err. */
 int fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen);
 
 #endif

@@ -162,7 +162,13 @@ is "$?" 3 "a socket nobody serves: exit 3"
 like "$(<"$TESTDIR/err")" 'cannot connect' "... saying so"
 out=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$VW_ADMIN" \
     -X POST http://admin/v1/status)
-ok "$([ "$out" -ge 400 ]; echo $?)" "the admin API refuses POST (HTTP $out)"
+is "$out" 405 "the admin API refuses POST on a GET path (HTTP 405)"
+# Snapshots are btrfs's (btrfs-t.sh); a dir volume has none.
+ctl snapshot create cv1 s1
+is "$RC" 1 "snapshot create on a dir volume: exit 1"
+like "$ERR" 'driver volwarden \(backend dir\) has no snapshots' "... the backend has none"
+ctl snapshot ls cv1
+is "$RC" 1 "snapshot ls on a dir volume: exit 1"
 
 # ------------------------------------------------------- non-root peers
 chmod 0711 "$TESTDIR"

@@ -2,8 +2,8 @@
  * snapctl: a minimal frontend for tests.  It starts volwarden-privhelper
  * on its own channel, says HELLO with the configuration's digest, sends
  * one snapshot request and prints the reply, so that t/integ/btrfs-t.sh
- * can drive snapshot operations at the helper level until the admin API
- * exposes them (fe_snapshot_* in frontend/ops.c).
+ * can send the helper snapshot messages that the admin API would refuse
+ * before they reach it (users go through volwardenctl snapshot).
  *
  *   snapctl HELPER CONFIG DRIVER create|delete VOLUME SNAP
  *   snapctl HELPER CONFIG DRIVER list VOLUME [OFFSET]
