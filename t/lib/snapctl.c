@@ -27,6 +27,14 @@
 #include "common/config.h"
 #include "common/proto.h"
 
+/* The helper's seccomp mode as volwarden would pass it: sanitizer
+ * runtimes need syscalls no allowlist grants (frontend/main.c). */
+#ifdef VW_SANITIZERS
+#define SECCOMP_MODE	"off"
+#else
+#define SECCOMP_MODE	"kill"
+#endif
+
 static void __attribute__((noreturn))
 die(const char *what)
 {
@@ -65,6 +73,7 @@ main(int argc, char *argv[])
 	char err[1024], pidbuf[32];
 	const char *cmd;
 	uint32_t type;
+	uint64_t digest;
 	int sv[2], status, rc = 0;
 	pid_t pid;
 
@@ -79,6 +88,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "snapctl: %s\n", err);
 		return 2;
 	}
+	digest = vw_config_digest(&cfg);
 	memset(&req, 0, sizeof(req));
 	cmd = argv[4];
 	snprintf(req.name, sizeof(req.name), "%s", argv[5]);
@@ -87,8 +97,10 @@ main(int argc, char *argv[])
 		if (argc > 6)
 			req.offset = (uint32_t)strtoul(argv[6], NULL, 10);
 	} else {
-		if (argc < 7)
+		if (argc < 7) {
+			vw_config_free(&cfg);
 			return 2;
+		}
 		snprintf(req.snap, sizeof(req.snap), "%s", argv[6]);
 		if (strcmp(cmd, "create") == 0)
 			type = VW_MSG_VOLUME_SNAPSHOT_CREATE;
@@ -100,8 +112,10 @@ main(int argc, char *argv[])
 				req.size = strtoull(argv[7], NULL, 10);
 			if (argc > 8 && strcmp(argv[8], "force") == 0)
 				req.flags |= VW_SNAP_FORCE;
-		} else
+		} else {
+			vw_config_free(&cfg);
 			return 2;
+		}
 	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -112,6 +126,7 @@ main(int argc, char *argv[])
 	if (pid == 0) {
 		char *args[] = { argv[1], (char *)"--driver", argv[3],
 		    (char *)"--config", argv[2], (char *)"--foreground",
+		    (char *)"--seccomp", (char *)SECCOMP_MODE,
 		    (char *)"--parent", pidbuf, NULL };
 
 		if (dup2(sv[1], 3) < 0)
@@ -120,11 +135,12 @@ main(int argc, char *argv[])
 		_exit(127);
 	}
 	close(sv[1]);
+	vw_config_free(&cfg);	/* the digest is all we need of it */
 
 	memset(&h, 0, sizeof(h));
 	h.version = VW_PROTO_VERSION;
 	h.driver = (uint32_t)strtoul(argv[3], NULL, 10);
-	h.config_digest = vw_config_digest(&cfg);
+	h.config_digest = digest;
 	(void)roundtrip(sv[0], VW_MSG_HELLO, 0, &h, sizeof(h),
 	    sizeof(struct vw_hello_reply));
 	memcpy(&rep, roundtrip(sv[0], type, 1, &req, sizeof(req), sizeof(rep)),
@@ -150,6 +166,5 @@ main(int argc, char *argv[])
 		    status);
 		return 2;
 	}
-	vw_config_free(&cfg);
 	return rc;
 }
