@@ -286,7 +286,13 @@ fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_info("refused: %s", msg);
+	/* dockerd asks every driver about names it does not know (Get before
+	 * each Create, protocol doc 6.2): those answers are not news. */
+	if (c != NULL && (c->ep == VW_EP_GET || c->ep == VW_EP_PATH))
+		log_debug("%s answered: %s", fe_ep_name(c->ep), msg);
+	else
+		log_info("%s refused: %s", c != NULL ? fe_ep_name(c->ep) :
+		    "request", msg);
 	fe_out_init(&o, c);
 	fe_out_raw(&o, "{\"Err\":", 7);
 	fe_out_cstr(&o, msg);
