@@ -16,20 +16,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/btrfs.h>
 #include <linux/keyctl.h>
+#include <linux/loop.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 
+#include "common/config.h"
 #include "seccomp/seccomp.h"
 #include "t/lib/tap.h"
 
-enum which { FRONTEND, PRIVHELPER };
+enum which { FRONTEND, PRIVHELPER, PRIVHELPER_BTRFS };
 
 static int
 install(enum which w)
 {
 	char err[512];
 	int rc = w == FRONTEND ? vw_seccomp_frontend(VW_SECCOMP_KILL, err, sizeof(err)) :
-	    vw_seccomp_privhelper(VW_SECCOMP_KILL, VW_BACKEND_DIR, err, sizeof(err));
+	    vw_seccomp_privhelper(VW_SECCOMP_KILL, w == PRIVHELPER_BTRFS ?
+	    VW_BACKEND_BTRFS : VW_BACKEND_DIR, err, sizeof(err));
 
 	if (rc < 0) {
 		fprintf(stderr, "install: %s\n", err);
@@ -71,6 +77,27 @@ static long act_accept(void) { return syscall(SYS_accept4, -1, NULL, NULL, 0); }
 static long act_pivot_root(void) { return syscall(SYS_pivot_root, "/", "/"); }
 static long act_open_by_handle(void) { return syscall(SYS_open_by_handle_at, -1, NULL, 0); }
 static long act_mknodat(void) { return syscall(SYS_mknodat, AT_FDCWD, "/tmp/vw-n", 0600, 0); }
+
+/* ioctl: the btrfs filter allows its listed numbers (here failing with
+ * EBADF on fd -1) and kills on any other; isatty's probe gets ENOTTY. */
+static long act_ioctl_loop(void) { return syscall(SYS_ioctl, -1, LOOP_SET_FD, 0); }
+static long act_ioctl_quota(void)
+{
+	return syscall(SYS_ioctl, -1, BTRFS_IOC_QUOTA_CTL, NULL) < 0 &&
+	    errno == EBADF ? 0 : -1;
+}
+static long act_ioctl_tcgets(void)
+{
+	struct termios t;
+
+	return syscall(SYS_ioctl, 0, TCGETS, &t) < 0 && errno == ENOTTY ? 0 : -1;
+}
+static long act_ioctl_snap_destroy_enotty(void)
+{
+	/* The dir filter answers every ioctl with ENOTTY. */
+	return syscall(SYS_ioctl, -1, BTRFS_IOC_SNAP_DESTROY, NULL) < 0 &&
+	    errno == ENOTTY ? 0 : -1;
+}
 
 /* Allowed: must return normally. */
 static long act_getpid(void) { return syscall(SYS_getpid) > 0 ? 0 : -1; }
@@ -148,5 +175,19 @@ main(void)
 	killed(FRONTEND, "frontend", "mkdirat", act_mkdirat);
 	killed(FRONTEND, "frontend", "fchown", act_fchown);
 	killed(PRIVHELPER, "privhelper", "accept4", act_accept);
+	allowed(PRIVHELPER, "privhelper (dir)", "a btrfs ioctl failing with ENOTTY",
+	    act_ioctl_snap_destroy_enotty);
+
+	/* The btrfs helper's filter: the base rules plus listed ioctls. */
+	allowed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "getpid", act_getpid);
+	allowed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "BTRFS_IOC_QUOTA_CTL",
+	    act_ioctl_quota);
+	allowed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "isatty's TCGETS failing "
+	    "with ENOTTY", act_ioctl_tcgets);
+	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "ioctl(LOOP_SET_FD)",
+	    act_ioctl_loop);
+	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "mount", act_mount);
+	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "execve", act_execve);
+	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "socket(AF_INET)", act_inet);
 	return done_testing();
 }
