@@ -152,6 +152,18 @@ helper_gone(struct vw_drv *drv, const char *why)
 		event_del(drv->helper.ev);
 }
 
+/* The oldest request was answered: unqueue it and time the round trip. */
+static void
+pending_done(struct vw_drv *drv, struct vw_hc_pending *p)
+{
+	struct vw_helper *h = &drv->helper;
+
+	h->head = p->next;
+	if (h->head == NULL)
+		h->tail = NULL;
+	fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
+}
+
 static void
 hc_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -199,10 +211,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 				helper_gone(drv, "broke the protocol");
 				return;
 			}
-			h->head = p->next;
-			if (h->head == NULL)
-				h->tail = NULL;
-			fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
+			pending_done(drv, p);
 			p->scb(p->arg, srep);
 			free(p);
 			continue;
@@ -216,10 +225,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			helper_gone(drv, "broke the protocol");
 			return;
 		}
-		h->head = p->next;
-		if (h->head == NULL)
-			h->tail = NULL;
-		fe_metrics_helper(drv, p->type, fe_now_ns() - p->t0);
+		pending_done(drv, p);
 		p->cb(p->arg, rep);
 		free(p);
 	}

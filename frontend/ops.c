@@ -82,6 +82,30 @@ op_finish(struct vw_op *op)
 		op_run(next);
 }
 
+/* Run op now, or after the op already running on the same volume name
+ * (and those queued behind it) has finished. */
+static void
+op_enqueue(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_op *busy;
+
+	for (busy = drv->busy; busy != NULL; busy = busy->next)
+		if (strcmp(busy->dreq.name, op->dreq.name) == 0)
+			break;
+	if (busy != NULL) {
+		if (busy->wait_tail != NULL)
+			busy->wait_tail->wnext = op;
+		else
+			busy->wait_head = op;
+		busy->wait_tail = op;
+		return;
+	}
+	op->next = drv->busy;
+	drv->busy = op;
+	op_run(op);
+}
+
 static void
 maybe_compact(struct vw_fe *fe, struct vw_store *st, vw_store_dump_fn dump)
 {
@@ -567,7 +591,7 @@ snap_submit(struct vw_drv *drv, uint32_t type, const char *volume,
     const char *snap, uint32_t flags, uint32_t offset, fe_snap_cb cb,
     void *arg)
 {
-	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
+	struct vw_op *op = calloc(1, sizeof(*op));
 	char why[256];
 
 	if (op == NULL)
@@ -595,20 +619,7 @@ snap_submit(struct vw_drv *drv, uint32_t type, const char *volume,
 		return -1;
 	}
 	op->dreq.name_len = strlen(volume);
-	for (busy = drv->busy; busy != NULL; busy = busy->next)
-		if (strcmp(busy->dreq.name, op->dreq.name) == 0)
-			break;
-	if (busy != NULL) {
-		if (busy->wait_tail != NULL)
-			busy->wait_tail->wnext = op;
-		else
-			busy->wait_head = op;
-		busy->wait_tail = op;
-		return 0;
-	}
-	op->next = drv->busy;
-	drv->busy = op;
-	op_run(op);
+	op_enqueue(op);
 	return 0;
 }
 
@@ -671,7 +682,7 @@ fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
     struct vw_dreq *dreq, const struct vw_volume_opts *opts)
 {
 	struct vw_drv *drv = call->drv;
-	struct vw_op *op = calloc(1, sizeof(*op)), *busy;
+	struct vw_op *op = calloc(1, sizeof(*op));
 
 	if (op == NULL) {
 		fe_reply_err(call, 500, "out of memory");
@@ -685,20 +696,7 @@ fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
 	memset(dreq, 0, sizeof(*dreq));
 	if (opts != NULL)
 		op->opts = *opts;
-	for (busy = drv->busy; busy != NULL; busy = busy->next)
-		if (strcmp(busy->dreq.name, op->dreq.name) == 0)
-			break;
-	if (busy != NULL) {
-		if (busy->wait_tail != NULL)
-			busy->wait_tail->wnext = op;
-		else
-			busy->wait_head = op;
-		busy->wait_tail = op;
-		return;
-	}
-	op->next = drv->busy;
-	drv->busy = op;
-	op_run(op);
+	op_enqueue(op);
 }
 
 /* ------------------------------------------------- replay and compaction */
