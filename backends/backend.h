@@ -58,7 +58,25 @@ struct vw_backend {
 	    const struct vw_snap_req *, struct vw_snap_reply *);
 	int (*snap_restore)(const struct vw_backend_ctx *,
 	    const struct vw_snap_req *, struct vw_snap_reply *);
+	/*
+	 * Facts for the Status map of Docker's Get (NULL when the backend
+	 * has none beyond what the frontend knows): add each with
+	 * vw_status_add.  Returns 0, or a positive errno with a sentence in
+	 * rep->msg (the frontend then shows the sentence, never fails Get).
+	 * Must be quick: it runs between other requests of the driver.
+	 */
+	int (*status)(const struct vw_backend_ctx *, const struct vw_volume_req *,
+	    struct vw_status_reply *);
 };
+
+/*
+ * Append one status entry: key (lower case [a-z0-9_], shorter than
+ * VW_STATUS_KEY_MAX) and a printf-formatted value, cut to fit
+ * VW_STATUS_VALUE_MAX.  Returns 0, or -1 (ENOSPC) when the reply already
+ * holds VW_STATUS_MAX entries.  privhelper/dispatch.c.
+ */
+int vw_status_add(struct vw_status_reply *rep, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* backends/dir.c: persistent directories (local-persist semantics). */
 extern const struct vw_backend vw_backend_dir;

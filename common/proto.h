@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VW_PROTO_VERSION	2
+#define VW_PROTO_VERSION	3
 
 /* Longest volume name: Docker's local driver has none, we cap at 255 bytes
  * (a file name component, NAME_MAX in <linux/limits.h>). */
@@ -41,7 +41,8 @@
 	X(VOLUME_SNAPSHOT_CREATE,  6)		\
 	X(VOLUME_SNAPSHOT_LIST,	   7)		\
 	X(VOLUME_SNAPSHOT_DELETE,  8)		\
-	X(VOLUME_SNAPSHOT_RESTORE, 9)
+	X(VOLUME_SNAPSHOT_RESTORE, 9)		\
+	X(VOLUME_STATUS,	  10)
 
 enum vw_msg_type {
 #define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
@@ -181,11 +182,39 @@ struct vw_snap_reply {
 };
 _Static_assert(sizeof(struct vw_snap_reply) == 16 + 15 * 264 + VW_ERRMSG_MAX, "vw_snap_reply layout");
 
+/* Longest key and value of one status entry, including the NUL. */
+#define VW_STATUS_KEY_MAX	32
+#define VW_STATUS_VALUE_MAX	224
+/* Entries in one VOLUME_STATUS reply. */
+#define VW_STATUS_MAX		12
+
+/* One fact about a volume for the Status map of Docker's Get: key is
+ * lower case [a-z0-9_] (e.g. "subvolume_id", "used_bytes"), value is
+ * UTF-8 text (numbers in decimal, sizes in bytes). */
+struct vw_status_entry {
+	char		key[VW_STATUS_KEY_MAX];
+	char		value[VW_STATUS_VALUE_MAX];
+};
+_Static_assert(sizeof(struct vw_status_entry) == 256, "vw_status_entry layout");
+
+/* Reply to VOLUME_STATUS (request: a vw_volume_req with the volume's
+ * name and its options as given at Create).  err is 0 or a positive
+ * errno with a sentence in msg; count entries follow, in the order the
+ * backend gave them.  A backend with nothing to say answers count 0. */
+struct vw_status_reply {
+	int32_t			err;
+	uint32_t		count;
+	struct vw_status_entry	entries[VW_STATUS_MAX];
+	char			msg[VW_ERRMSG_MAX];
+};
+_Static_assert(sizeof(struct vw_status_reply) == 8 + 12 * 256 + VW_ERRMSG_MAX, "vw_status_reply layout");
+
 /* Largest message on the wire (header + biggest payload). */
 #define VW_MSG_MAX	(sizeof(struct vw_msg_hdr) + sizeof(struct vw_volume_req))
 _Static_assert(sizeof(struct vw_volume_req) >= sizeof(struct vw_volume_reply) &&
     sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_reply) &&
-    sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_req),
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_req) &&
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_status_reply),
     "VW_MSG_MAX covers every payload");
 
 /* The message type's name for logs ("VOLUME_CREATE", "HELLO reply"), or

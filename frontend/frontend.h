@@ -197,8 +197,8 @@ enum vw_ep {
 };
 
 /* Helper operations timed by metrics: VOLUME_CREATE ..
- * VOLUME_SNAPSHOT_RESTORE (consecutive message types). */
-#define VW_HELPER_OPS		8
+ * VOLUME_STATUS (consecutive message types). */
+#define VW_HELPER_OPS		9
 
 /* Upper bounds of the latency histograms' finite buckets (metrics.c). */
 #define VW_HIST_BUCKETS		19

@@ -9,6 +9,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static void ph_snapshot_create(struct ph *, uint64_t, const void *);
 static void ph_snapshot_list(struct ph *, uint64_t, const void *);
 static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
 static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
+static void ph_volume_status(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -56,6 +58,7 @@ static const struct {
 	{ VW_MSG_VOLUME_SNAPSHOT_LIST,	  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_list },
 	{ VW_MSG_VOLUME_SNAPSHOT_DELETE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_delete },
 	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
+	{ VW_MSG_VOLUME_STATUS,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_status },
 };
 
 #define violation(type, len, ...) do {					\
@@ -253,6 +256,49 @@ static void
 ph_snapshot_restore(struct ph *ph, uint64_t id, const void *p)
 {
 	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_RESTORE, id, p, ph->be->snap_restore);
+}
+
+int
+vw_status_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
+{
+	struct vw_status_entry *e;
+	va_list ap;
+
+	if (rep->count >= VW_STATUS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	e = &rep->entries[rep->count++];
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(e->value, sizeof(e->value), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* VOLUME_STATUS: the backend's facts about one volume (none if it has no
+ * status operation).  Validated by ph_check_message like a Create. */
+static void
+ph_volume_status(struct ph *ph, uint64_t id, const void *payload)
+{
+	struct vw_volume_req *req;
+	struct vw_status_reply *rep;
+
+	req = malloc(sizeof(*req));
+	rep = calloc(1, sizeof(*rep));
+	if (req == NULL || rep == NULL)
+		fatal("allocating a request");
+	memcpy(req, payload, sizeof(*req));
+	if (ph->be->status != NULL)
+		rep->err = ph->be->status(ph->ctx, req, rep);
+	if (rep->err != 0) {
+		rep->count = 0;
+		log_warnx("%s %s: %s", vw_msg_name(VW_MSG_VOLUME_STATUS),
+		    req->name, rep->msg);
+	}
+	send_reply(ph, VW_MSG_VOLUME_STATUS, id, rep, sizeof(*rep));
+	free(req);
+	free(rep);
 }
 
 static void
