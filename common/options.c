@@ -272,6 +272,14 @@ parse_compression(const char *v, size_t len, struct vw_volume_opts *o,
 }
 
 const char *
+vw_fs_name(uint32_t fs)
+{
+	static const char *const names[] = { "none", "ext4", "xfs", "erofs" };
+
+	return fs < sizeof(names) / sizeof(names[0]) ? names[fs] : "unknown";
+}
+
+const char *
 vw_compression_name(uint32_t c)
 {
 	if (c >= sizeof(compression_names) / sizeof(compression_names[0]))

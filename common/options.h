@@ -64,6 +64,8 @@ int vw_size_parse(const char *v, size_t len, uint64_t *out);
  */
 int vw_from_split(const char *from, char *vol, char *snap);
 
+/* "ext4", "xfs", "erofs" ("none" for 0). */
+const char *vw_fs_name(uint32_t fs);
 /* "none", "zstd", "lzo", "zlib". */
 const char *vw_compression_name(uint32_t c);
 

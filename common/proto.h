@@ -87,7 +87,20 @@ _Static_assert(sizeof(struct vw_hello_reply) == 24, "vw_hello_reply layout");
 #define VW_OPT_FROM		0x20u	/* btrfs: clone of a volume or snapshot */
 #define VW_OPT_NOCOW		0x40u	/* btrfs: chattr +C (no value) */
 #define VW_OPT_COMPRESSION	0x80u	/* btrfs: btrfs.compression property */
-#define VW_OPT_ALL		0xffu
+#define VW_OPT_SNAPSHOT_EVERY	0x100u	/* btrfs: scheduled snapshots, seconds */
+#define VW_OPT_SNAPSHOT_KEEP	0x200u	/* btrfs: scheduled snapshots kept */
+#define VW_OPT_FS		0x400u	/* loop: file system (enum vw_fs) */
+#define VW_OPT_SOURCE		0x800u	/* loop: erofs from a directory (in mountpoint) */
+#define VW_OPT_IMAGE		0x1000u	/* loop: adopt an erofs image (in mountpoint) */
+#define VW_OPT_ALL		0x1fffu
+
+/* Values of vw_volume_opts.fs (0 when the flag is clear). */
+enum vw_fs {
+	VW_FS_NONE = 0,
+	VW_FS_EXT4 = 1,
+	VW_FS_XFS = 2,
+	VW_FS_EROFS = 3,
+};
 
 /* Values of vw_volume_opts.compression (0 when the flag is clear). */
 enum vw_compression {
@@ -101,11 +114,13 @@ enum vw_compression {
 #define VW_FROM_MAX		(2 * (VW_NAME_MAX + 1))
 
 /* Validated volume options (docker volume create -o).  mountpoint is the
- * user's option value after vw_mountpoint_normalize(): absolute (under an
- * allowed root) or relative (under the driver root); the helper resolves
- * it itself.  uid/gid are ids, mode is permission bits (<= 07777), size
- * is bytes, from is "VOLUME" or "VOLUME@SNAPSHOT" (both parts follow the
- * volume name rule).  A field whose flag is clear is all zero. */
+ * path option: dir's mountpoint, or loop's source directory or image file
+ * (VW_OPT_SOURCE, VW_OPT_IMAGE), after vw_mountpoint_normalize():
+ * absolute (under an allowed root) or relative (under the driver root);
+ * the helper resolves it itself.  uid/gid are ids, mode is permission
+ * bits (<= 07777), size is bytes, from is "VOLUME" or "VOLUME@SNAPSHOT"
+ * (both parts follow the volume name rule), snapshot_every is seconds.
+ * A field whose flag is clear is all zero. */
 struct vw_volume_opts {
 	uint32_t	flags;
 	uint32_t	uid;
@@ -113,18 +128,21 @@ struct vw_volume_opts {
 	uint32_t	mode;
 	uint64_t	size;
 	uint32_t	compression;	/* enum vw_compression */
+	uint32_t	fs;		/* enum vw_fs */
+	uint64_t	snapshot_every;	/* seconds */
+	uint32_t	snapshot_keep;	/* snapshots */
 	uint32_t	reserved;	/* zero */
 	char		from[VW_FROM_MAX];
 	char		mountpoint[VW_PATH_MAX];
 };
-_Static_assert(sizeof(struct vw_volume_opts) == 32 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_opts layout");
+_Static_assert(sizeof(struct vw_volume_opts) == 48 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_opts layout");
 
-/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT request. */
+/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT / STATUS request. */
 struct vw_volume_req {
 	char			name[VW_NAME_MAX + 1];	/* NUL-terminated */
 	struct vw_volume_opts	opts;			/* as given at Create */
 };
-_Static_assert(sizeof(struct vw_volume_req) == 256 + 32 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_req layout");
+_Static_assert(sizeof(struct vw_volume_req) == 256 + 48 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_req layout");
 
 /* Reply to every volume request.  err is 0 or a positive errno; on error
  * msg is a sentence for the user.  On success path is the absolute

@@ -247,7 +247,21 @@ vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (opts->flags & VW_OPT_MOUNTPOINT) {
+	if (opts->fs > VW_FS_EROFS ||
+	    (!(opts->flags & VW_OPT_FS) && opts->fs != 0) ||
+	    (!(opts->flags & VW_OPT_SNAPSHOT_EVERY) && opts->snapshot_every != 0) ||
+	    (!(opts->flags & VW_OPT_SNAPSHOT_KEEP) && opts->snapshot_keep != 0)) {
+		snprintf(err, errlen, "fs or snapshot schedule out of range or "
+		    "given without its flag");
+		return -1;
+	}
+	if ((opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) &
+	    ((opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) - 1)) {
+		snprintf(err, errlen, "more than one of mountpoint, source and "
+		    "image");
+		return -1;
+	}
+	if (opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) {
 		char norm[VW_PATH_MAX];
 
 		if (vw_mountpoint_normalize(opts->mountpoint, norm, sizeof(norm),

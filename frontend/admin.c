@@ -182,47 +182,19 @@ gen_hex64(yajl_gen g, uint64_t v)
  * them ({"uid": "1000", "mode": "0750"}); Get's Status shows the same
  * (out_status in endpoints.c). */
 static void
+gen_opt(void *arg, const char *key, const char *value)
+{
+	yajl_gen g = arg;
+
+	GSTR(g, key);
+	GSTR(g, value);
+}
+
+static void
 gen_options(yajl_gen g, const struct vw_volume *v)
 {
-	char num[32];
-
 	yajl_gen_map_open(g);
-	if (v->mountpoint_opt != NULL) {
-		GSTR(g, "mountpoint");
-		GSTR(g, v->mountpoint_opt);
-	}
-	if (v->flags & VW_OPT_SIZE) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)v->size);
-		GSTR(g, "size");
-		GSTR(g, num);
-	}
-	if (v->from_opt != NULL) {
-		GSTR(g, "from");
-		GSTR(g, v->from_opt);
-	}
-	if (v->flags & VW_OPT_NOCOW) {
-		GSTR(g, "nocow");
-		GSTR(g, "true");
-	}
-	if (v->flags & VW_OPT_COMPRESSION) {
-		GSTR(g, "compression");
-		GSTR(g, vw_compression_name(v->compression));
-	}
-	if (v->flags & VW_OPT_UID) {
-		snprintf(num, sizeof(num), "%u", v->uid);
-		GSTR(g, "uid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_GID) {
-		snprintf(num, sizeof(num), "%u", v->gid);
-		GSTR(g, "gid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_MODE) {
-		snprintf(num, sizeof(num), "%04o", v->mode);
-		GSTR(g, "mode");
-		GSTR(g, num);
-	}
+	vw_volume_each_opt(v, gen_opt, g);
 	yajl_gen_map_close(g);
 }
 

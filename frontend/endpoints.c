@@ -22,22 +22,31 @@
 
 #define OUT_LIT(o, s) fe_out_raw((o), LIT(s))
 
+struct opt_out {
+	struct fe_out	*o;
+	int		 n;
+};
+
 /* One key of the options map, with a comma after the first. */
 static void
-out_key(struct fe_out *o, int *n, const char *key)
+out_opt(void *arg, const char *key, const char *value)
 {
-	if ((*n)++ > 0)
-		OUT_LIT(o, ",");
-	fe_out_cstr(o, key);
-	OUT_LIT(o, ":");
+	struct opt_out *oo = arg;
+
+	if (oo->n++ > 0)
+		OUT_LIT(oo->o, ",");
+	fe_out_cstr(oo->o, key);
+	OUT_LIT(oo->o, ":");
+	fe_out_cstr(oo->o, value);
 }
 
-/* The Status map of Get: driver facts and the options given at Create. */
+/* The Status map of Get: driver facts, the options given at Create, and
+ * what the backend last said about the volume (fe_status_out). */
 static void
-out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
+out_status(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v)
 {
+	struct opt_out oo = { o, 0 };
 	char num[32];
-	int n = 0;
 
 	OUT_LIT(o, "{\"driver\":");
 	fe_out_cstr(o, drv->d->name);
@@ -48,40 +57,10 @@ out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 	fe_out_raw(o, num, (size_t)snprintf(num, sizeof(num), ",\"mounts\":%u",
 	    v->total));
 	OUT_LIT(o, ",\"options\":{");
-	if (v->mountpoint_opt != NULL) {
-		out_key(o, &n, "mountpoint");
-		fe_out_cstr(o, v->mountpoint_opt);
-	}
-	if (v->flags & VW_OPT_SIZE) {
-		out_key(o, &n, "size");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)v->size), num));
-	}
-	if (v->from_opt != NULL) {
-		out_key(o, &n, "from");
-		fe_out_cstr(o, v->from_opt);
-	}
-	if (v->flags & VW_OPT_NOCOW) {
-		out_key(o, &n, "nocow");
-		fe_out_cstr(o, "true");
-	}
-	if (v->flags & VW_OPT_COMPRESSION) {
-		out_key(o, &n, "compression");
-		fe_out_cstr(o, vw_compression_name(v->compression));
-	}
-	if (v->flags & VW_OPT_UID) {
-		out_key(o, &n, "uid");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->uid), num));
-	}
-	if (v->flags & VW_OPT_GID) {
-		out_key(o, &n, "gid");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->gid), num));
-	}
-	if (v->flags & VW_OPT_MODE) {
-		out_key(o, &n, "mode");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%04o", v->mode), num));
-	}
-	OUT_LIT(o, "}}");
+	vw_volume_each_opt(v, out_opt, &oo);
+	OUT_LIT(o, "}");
+	fe_status_out(o, drv, v);
+	OUT_LIT(o, "}");
 }
 
 static void

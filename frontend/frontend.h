@@ -132,15 +132,35 @@ struct vw_mount {
 	char		 id[];
 };
 
+/* The last VOLUME_STATUS answer for a volume (endpoints.c): entries as
+ * the helper sent them, or the helper's error sentence in msg. */
+struct vw_status_cache {
+	uint64_t	 at_ns;		/* when it arrived, CLOCK_MONOTONIC */
+	int		 pending;	/* a VOLUME_STATUS is in flight */
+	int		 err;		/* 0 or the helper's errno */
+	struct vw_status_reply rep;
+};
+
+/* Options beyond dir's, and backend facts: only volumes of other
+ * backends carry them (vw_volume.ext), so dir volumes stay small. */
+struct vw_volume_ext {
+	char		*from_opt;	/* btrfs "from" as given, or NULL */
+	uint64_t	 size;		/* "size", bytes, or 0 */
+	uint32_t	 compression;	/* btrfs "compression" (vw_compression) */
+	uint32_t	 fs;		/* loop "fs" (vw_fs) */
+	uint64_t	 snapshot_every;	/* btrfs schedule, seconds, or 0 */
+	uint32_t	 snapshot_keep;	/* btrfs schedule, snapshots kept */
+	int64_t		 last_snapshot;	/* btrfs schedule: Unix seconds, 0 if none */
+	struct vw_status_cache *status;	/* NULL until the first Get */
+};
+
 /* A known volume.  Owned by its registry. */
 struct vw_volume {
 	struct vw_volume *hnext;	/* name hash chain */
 	struct vw_volume *pnext;	/* path hash chain */
 	char		*path;		/* directory (Docker Mountpoint) */
-	char		*mountpoint_opt;	/* the option as given, or NULL */
-	char		*from_opt;	/* btrfs "from" as given, or NULL */
-	uint64_t	 size;		/* btrfs "size", bytes, or 0 */
-	uint32_t	 compression;	/* btrfs "compression" (vw_compression) */
+	char		*mountpoint_opt;	/* the path option as given, or NULL */
+	struct vw_volume_ext *ext;	/* NULL when no flag beyond dir's is set */
 	struct vw_mount	*mounts;
 	int64_t		 created;	/* Unix seconds */
 	uint32_t	 flags, uid, gid, mode;	/* as vw_volume_opts */
@@ -177,6 +197,14 @@ int vw_registry_set_mount(struct vw_registry *r, struct vw_volume *v,
 uint32_t vw_registry_mount_count(const struct vw_volume *v, const char *id);
 /* Fill opts from the entry. */
 void vw_volume_opts_of(const struct vw_volume *v, struct vw_volume_opts *opts);
+/* v's extension, allocated (zeroed) on first use; NULL if out of
+ * memory. */
+struct vw_volume_ext *vw_volume_ext(struct vw_volume *v);
+/* Call fn for each option v was created with, as Docker passed it
+ * ("uid" -> "1000", "mode" -> "0750", "size" -> bytes), in schema order:
+ * the one rendering of options for Get's Status and the admin API. */
+void vw_volume_each_opt(const struct vw_volume *v,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
 /* Calls fn for every volume; stops early if fn returns non-zero. */
 int vw_registry_each(struct vw_registry *r,
     int (*fn)(void *arg, struct vw_volume *v), void *arg);
@@ -339,6 +367,23 @@ int hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
 typedef void (*hc_snap_cb)(void *arg, const struct vw_snap_reply *rep);
 int hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *req,
     hc_snap_cb cb, void *arg);
+
+/* Ask the helper for a VOLUME_STATUS (request: name and options as
+ * given at Create); cb runs with the reply, valid only during the call
+ * (if the helper dies first, the daemon exits and cb never runs).  Returns 0 or -1
+ * if it cannot be sent. */
+typedef void (*hc_status_cb)(void *arg, const struct vw_status_reply *rep);
+int hc_status(struct vw_drv *drv, const char *name,
+    const struct vw_volume_opts *opts, hc_status_cb cb, void *arg);
+
+/* ------------------------------------------------------------ status.c */
+/* Ask v's backend for fresh facts, unless a request is in flight (no-op
+ * for backends without any, like dir). */
+void fe_status_refresh(struct vw_drv *drv, struct vw_volume *v);
+/* Append the backend's last facts about v to Get's Status map
+ * (",\"key\":\"value\"..."), and refresh them if they are stale. */
+struct fe_out;
+void fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v);
 
 /* --------------------------------------------------------------- ops.c */
 enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,

@@ -134,7 +134,9 @@ same_opts(const struct vw_volume *v, const struct vw_volume_opts *o)
 	vw_volume_opts_of(v, &cur);
 	return cur.flags == o->flags && cur.uid == o->uid && cur.gid == o->gid &&
 	    cur.mode == o->mode && cur.size == o->size &&
-	    cur.compression == o->compression &&
+	    cur.compression == o->compression && cur.fs == o->fs &&
+	    cur.snapshot_every == o->snapshot_every &&
+	    cur.snapshot_keep == o->snapshot_keep &&
 	    strcmp(cur.from, o->from) == 0 &&
 	    strcmp(cur.mountpoint, o->mountpoint) == 0;
 }
@@ -230,6 +232,7 @@ create_committed(void *arg, int err)
 		log_info("driver %s: volume %s created at %s", drv->d->name,
 		    op->dreq.name, op->path);
 		reply_empty(op);
+		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
@@ -430,6 +433,7 @@ mount_committed(void *arg, int err)
 		fe_out_raw(&o, LIT(",\"Err\":\"\"}"));
 		fe_out_send(&o, 200);
 	}
+	fe_status_refresh(drv, v);
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);
 }
@@ -541,8 +545,11 @@ static void
 snap_done(void *arg, const struct vw_snap_reply *rep)
 {
 	struct vw_op *op = arg;
+	struct vw_volume *v;
 
 	op->snap_cb(op->snap_arg, rep);
+	if ((v = vw_registry_get(&op->drv->reg, op->dreq.name)) != NULL)
+		fe_status_refresh(op->drv, v);
 	op_finish(op);
 }
 
@@ -576,7 +583,7 @@ op_snapshot(struct vw_op *op)
 			return;
 		}
 		if (v->flags & VW_OPT_SIZE)
-			op->snap.size = v->size;
+			op->snap.size = v->ext->size;
 	}
 	if (hc_snapshot(drv, op->snap_type, &op->snap, snap_done, op) < 0) {
 		snap_fail(op, EAGAIN, "volume %s: the privileged helper did not "

@@ -113,8 +113,23 @@ main(void)
 
 	/* The helper's re-check of received structs. */
 	memset(&o, 0, sizeof(o));
-	o.flags = 0x100;
+	o.flags = VW_OPT_ALL + 1;
 	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "unknown flag bits refused");
+	memset(&o, 0, sizeof(o));
+	o.fs = VW_FS_EXT4;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "fs without its flag refused");
+	o.flags = VW_OPT_FS;
+	o.fs = VW_FS_EROFS + 1;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "fs out of range refused");
+	memset(&o, 0, sizeof(o));
+	o.snapshot_keep = 3;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "snapshot_keep without its flag refused");
+	memset(&o, 0, sizeof(o));
+	o.flags = VW_OPT_SOURCE | VW_OPT_IMAGE;
+	strcpy(o.mountpoint, "/srv/x");
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "source and image together refused");
+	o.flags = VW_OPT_SOURCE;
+	ok(vw_opts_check(&o, err, sizeof(err)) == 0, "source alone with a path accepted");
 	memset(&o, 0, sizeof(o));
 	o.mode = 0700;
 	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "mode without its flag refused");
