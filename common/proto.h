@@ -2,7 +2,9 @@
  * The frontend <-> privhelper protocol.
  *
  * Every message is one SOCK_SEQPACKET datagram: a struct vw_msg_hdr followed
- * by exactly hdr.len bytes of payload, whose layout is fixed by the type.
+ * by hdr.len bytes of payload, whose layout is fixed by the type.  The
+ * payload's trailing zero bytes are not sent: the datagram ends at its
+ * last non-zero byte and the receiver zero-fills up to hdr.len.
  * Requests go frontend -> helper; each reply carries the request's type with
  * VW_MSG_REPLY set and the same id.  The frontend says *what* (a volume name
  * and validated options); the helper computes *where* from its own copy of
@@ -240,8 +242,8 @@ _Static_assert(sizeof(struct vw_volume_req) >= sizeof(struct vw_volume_reply) &&
 const char *vw_msg_name(uint32_t type);
 
 /*
- * Send one message: header + len bytes of payload, and fd_to_pass (or -1)
- * as SCM_RIGHTS.  Returns 0, or -1 with errno set (EMSGSIZE if len is too
+ * Send one message: header + len bytes of payload (less its trailing
+ * zero bytes), and fd_to_pass (or -1) as SCM_RIGHTS.  Returns 0, or -1 with errno set (EMSGSIZE if len is too
  * large, or sendmsg's errno).  EINTR is retried.
  */
 int vw_msg_send(int sock, uint32_t type, uint64_t id, const void *payload,
@@ -252,8 +254,10 @@ int vw_msg_send(int sock, uint32_t type, uint64_t id, const void *payload,
  * oversized datagram shows up as MSG_TRUNC).  On success returns 1, fills
  * *hdr and points *payload into buf; *fd receives a passed descriptor or -1
  * (if fd is NULL any passed descriptor is closed and the message rejected).
+ * The payload is zero-filled from the bytes that arrived up to hdr->len.
  * Returns 0 on EOF.  Returns -1 with errno set on error: EAGAIN, EBADMSG
- * (truncated, short, or header length disagreeing with bytes read), or
+ * (truncated, short, more bytes than the header's length, a final zero
+ * byte that should not have been sent, a length the buffer cannot hold), or
  * recvmsg's errno.  Received descriptors carry O_CLOEXEC.
  */
 int vw_msg_recv(int sock, void *buf, size_t bufsize, struct vw_msg_hdr *hdr,
