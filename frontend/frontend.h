@@ -225,8 +225,8 @@ enum vw_ep {
 };
 
 /* Helper operations timed by metrics: VOLUME_CREATE ..
- * VOLUME_STATUS (consecutive message types). */
-#define VW_HELPER_OPS		9
+ * VOLUME_RESIZE (consecutive message types). */
+#define VW_HELPER_OPS		10
 
 /* Upper bounds of the latency histograms' finite buckets (metrics.c). */
 #define VW_HIST_BUCKETS		19
