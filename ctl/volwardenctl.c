@@ -1010,7 +1010,7 @@ check_caps(int btrfs)
 	    ml < sizeof(missing))
 		ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml,
 		    "%ssys_admin (the btrfs helper: subvolume deletion, "
-		    "qgroup limits)", ml ? ", " : "");
+		    "qgroup limits; the loop helper: mount)", ml ? ", " : "");
 	if (ml > 0)
 		report("fix", "capabilities", "the bounding set lacks %s; allow "
 		    "them (systemd: CapabilityBoundingSet=)", missing);
@@ -1135,6 +1135,14 @@ cmd_check(const struct vw_overrides *ov)
 		if (d->backend == VW_BACKEND_BTRFS) {
 			btrfs = 1;
 			check_btrfs_root(check, d->root);
+		} else if (d->backend == VW_BACKEND_LOOP) {
+			btrfs = 1;	/* CAP_SYS_ADMIN too: mount(2) */
+			report(access("/dev/loop-control", R_OK | W_OK) == 0 ?
+			    "ok" : "fix", check, "backend loop needs "
+			    "/dev/loop-control (modprobe loop) and mkfs.ext4, "
+			    "mkfs.xfs, mkfs.erofs (e2fsprogs, xfsprogs, "
+			    "erofs-utils); images in %s, mounts in %s", d->root,
+			    d->mount_dir);
 		} else
 			report("ok", check, "backend %s can run here (it needs no "
 			    "kernel feature beyond directories)",
