@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VW_PROTO_VERSION	3
+#define VW_PROTO_VERSION	4
 
 /* Longest volume name: Docker's local driver has none, we cap at 255 bytes
  * (a file name component, NAME_MAX in <linux/limits.h>). */
@@ -44,7 +44,8 @@
 	X(VOLUME_SNAPSHOT_LIST,	   7)		\
 	X(VOLUME_SNAPSHOT_DELETE,  8)		\
 	X(VOLUME_SNAPSHOT_RESTORE, 9)		\
-	X(VOLUME_STATUS,	  10)
+	X(VOLUME_STATUS,	  10)		\
+	X(VOLUME_RESIZE,	  11)
 
 enum vw_msg_type {
 #define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
@@ -139,7 +140,9 @@ struct vw_volume_opts {
 };
 _Static_assert(sizeof(struct vw_volume_opts) == 48 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_opts layout");
 
-/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT / STATUS request. */
+/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT / STATUS / RESIZE request.
+ * RESIZE carries the volume's options with size (and VW_OPT_SIZE) set to
+ * the new size in bytes; it answers a vw_volume_reply like the others. */
 struct vw_volume_req {
 	char			name[VW_NAME_MAX + 1];	/* NUL-terminated */
 	struct vw_volume_opts	opts;			/* as given at Create */

@@ -42,6 +42,7 @@ static void ph_snapshot_list(struct ph *, uint64_t, const void *);
 static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
 static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
 static void ph_volume_status(struct ph *, uint64_t, const void *);
+static void ph_volume_resize(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -59,6 +60,7 @@ static const struct {
 	{ VW_MSG_VOLUME_SNAPSHOT_DELETE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_delete },
 	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
 	{ VW_MSG_VOLUME_STATUS,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_status },
+	{ VW_MSG_VOLUME_RESIZE,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_resize },
 };
 
 #define violation(type, len, ...) do {					\
@@ -299,6 +301,30 @@ ph_volume_status(struct ph *ph, uint64_t id, const void *payload)
 	send_reply(ph, VW_MSG_VOLUME_STATUS, id, rep, sizeof(*rep));
 	free(req);
 	free(rep);
+}
+
+/* A backend without the op refuses it with a sentence (not a protocol
+ * violation: the frontend cannot know every backend's abilities). */
+static int
+resize_unsupported(const struct vw_backend_ctx *ctx,
+    const struct vw_volume_req *req, struct vw_volume_reply *rep)
+{
+	snprintf(rep->msg, sizeof(rep->msg), "volume %s: driver %s (backend "
+	    "%s) cannot resize volumes; use a loop driver", req->name,
+	    ctx->driver->name, vw_backend_name(ctx->driver->backend));
+	return EOPNOTSUPP;
+}
+
+/* VOLUME_RESIZE: the new size must be given (validated as a size). */
+static void
+ph_volume_resize(struct ph *ph, uint64_t id, const void *p)
+{
+	const struct vw_volume_req *req = p;
+
+	if (!(req->opts.flags & VW_OPT_SIZE))
+		violation(VW_MSG_VOLUME_RESIZE, sizeof(*req), "no size");
+	volume_op(ph, VW_MSG_VOLUME_RESIZE, id, p, ph->be->resize != NULL ?
+	    ph->be->resize : resize_unsupported);
 }
 
 static void
