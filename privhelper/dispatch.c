@@ -73,8 +73,16 @@ static const struct {
 static void
 send_reply(struct ph *ph, uint32_t type, uint64_t id, const void *p, size_t len)
 {
-	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) < 0)
+	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) < 0) {
+		/* The frontend closed the channel while this request ran
+		 * (it is shutting down): a normal end, like EOF. */
+		if (errno == EPIPE || errno == ECONNRESET) {
+			log_info("the frontend went away before the %s reply; "
+			    "exiting", vw_msg_name(type));
+			exit(0);
+		}
 		fatal("sending %s reply", vw_msg_name(type));
+	}
 }
 
 static void
