@@ -96,6 +96,17 @@ static const struct vw_sc_rule btrfs_rules[] = {
 	ALLOW(geteuid),
 };
 
+/*
+ * glusterfs (backends/glusterfs.c): the helper relays to the gfapi agent
+ * over an inherited socket (poll, sendmsg, recvmsg: the base list),
+ * checks with statfs/fstatfs that the driver root is a FUSE mount, and
+ * at exit waits for the FUSE keeper it started.  No ioctl.
+ */
+static const struct vw_sc_rule glusterfs_rules[] = {
+	ALLOW(fstatfs), ALLOW(statfs), ALLOW(wait4),
+	DENY(ioctl, ENOTTY),
+};
+
 int
 vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
     char *err, size_t errlen)
@@ -108,6 +119,9 @@ vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
 	if (backend == VW_BACKEND_BTRFS) {
 		extra = btrfs_rules;
 		nextra = sizeof(btrfs_rules) / sizeof(btrfs_rules[0]);
+	} else if (backend == VW_BACKEND_GLUSTERFS) {
+		extra = glusterfs_rules;
+		nextra = sizeof(glusterfs_rules) / sizeof(glusterfs_rules[0]);
 	}
 	memcpy(rules, privhelper_rules, sizeof(privhelper_rules));
 	memcpy(rules + NBASE, extra, nextra * sizeof(*extra));
