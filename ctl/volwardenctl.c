@@ -1097,6 +1097,20 @@ cmd_check(const struct vw_overrides *ov)
 		if (d->backend == VW_BACKEND_BTRFS) {
 			btrfs = 1;
 			check_btrfs_root(check, d->root);
+		} else if (d->backend == VW_BACKEND_GLUSTERFS) {
+			/* The FUSE keeper mounts with glusterfs's client. */
+			if (access("/dev/fuse", R_OK | W_OK) < 0)
+				report("fix", check, "/dev/fuse is missing (%s): "
+				    "load the fuse module (modprobe fuse)",
+				    strerror(errno));
+			else if (access("/usr/sbin/glusterfs", X_OK) < 0)
+				report("fix", check, "the GlusterFS FUSE client "
+				    "/usr/sbin/glusterfs is missing: install "
+				    "glusterfs-client");
+			else
+				report("ok", check, "backend glusterfs can mount "
+				    "Gluster volume %s here (/dev/fuse and the "
+				    "FUSE client are present)", d->gl.volume);
 		} else
 			report("ok", check, "backend %s can run here (it needs no "
 			    "kernel feature beyond directories)",
