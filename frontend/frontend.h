@@ -380,6 +380,9 @@ int hc_status(struct vw_drv *drv, const char *name,
 /* Ask the helper for one page of VOLUME_SCAN; cb runs with the reply,
  * valid only during the call.  Returns 0 or -1 if it cannot be sent. */
 typedef void (*hc_scan_cb)(void *arg, const struct vw_scan_reply *rep);
+/* At shutdown: free the requests still waiting for an answer (their
+ * callbacks never run). */
+void hc_forget(struct vw_drv *drv);
 int hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
     void *arg);
 

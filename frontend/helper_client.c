@@ -489,6 +489,19 @@ hc_status(struct vw_drv *drv, const char *name,
 	return submit_volume_req(drv, VW_MSG_VOLUME_STATUS, name, opts, p);
 }
 
+void
+hc_forget(struct vw_drv *drv)
+{
+	struct vw_hc_pending *p, *next;
+
+	for (p = drv->helper.head; p != NULL; p = next) {
+		next = p->next;
+		free(p->req);
+		free(p);
+	}
+	drv->helper.head = drv->helper.tail = drv->helper.unsent = NULL;
+}
+
 int
 hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
     void *arg)

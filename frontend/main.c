@@ -615,6 +615,7 @@ main(int argc, char *argv[])
 		if (fe.drv[i].helper.wev != NULL)
 			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
+		hc_forget(&fe.drv[i]);
 	}
 	fe_gluster_stop(&fe);
 	if (fe.admin != NULL)
