@@ -292,6 +292,8 @@ vw_backend_get(enum vw_backend_type type)
 		return &vw_backend_btrfs;
 	case VW_BACKEND_LOOP:
 		return &vw_backend_loop;
+	case VW_BACKEND_GLUSTERFS:
+		return &vw_backend_glusterfs;
 	}
 	return NULL;
 }

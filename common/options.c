@@ -14,7 +14,8 @@
 #define B_DIR		(1u << VW_BACKEND_DIR)
 #define B_BTRFS		(1u << VW_BACKEND_BTRFS)
 #define B_LOOP		(1u << VW_BACKEND_LOOP)
-#define B_ALL		(B_DIR | B_BTRFS | B_LOOP)
+#define B_GLUSTERFS	(1u << VW_BACKEND_GLUSTERFS)
+#define B_ALL		(B_DIR | B_BTRFS | B_LOOP | B_GLUSTERFS)
 
 typedef int (*opt_parse_fn)(const char *v, size_t len,
     struct vw_volume_opts *o, char *err, size_t errlen);
@@ -63,7 +64,7 @@ static const char *
 be_name(enum vw_backend_type be)
 {
 	return be == VW_BACKEND_BTRFS ? "btrfs" : be == VW_BACKEND_LOOP ?
-	    "loop" : "dir";
+	    "loop" : be == VW_BACKEND_GLUSTERFS ? "glusterfs" : "dir";
 }
 
 /* Show at most 32 bytes of a user's value in a message. */
@@ -379,8 +380,8 @@ vw_opt_mask(enum vw_backend_type be)
 const char *
 vw_opt_names_for(enum vw_backend_type be)
 {
-	static char names[3][128];
-	char *buf = names[be == VW_BACKEND_BTRFS ? 1 : be == VW_BACKEND_LOOP ? 2 : 0];
+	static char names[VW_BACKEND_GLUSTERFS + 1][128];
+	char *buf = names[be <= VW_BACKEND_GLUSTERFS ? be : VW_BACKEND_DIR];
 	size_t n = 0;
 
 	if (buf[0] != '\0')

@@ -20,7 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VW_PROTO_VERSION	4
+/* 4: VOLUME_RESIZE (loop); 5: VOLUME_SCAN (glusterfs). */
+#define VW_PROTO_VERSION	5
 
 /* Longest volume name: Docker's local driver has none, we cap at 255 bytes
  * (a file name component, NAME_MAX in <linux/limits.h>). */
@@ -45,7 +46,8 @@
 	X(VOLUME_SNAPSHOT_DELETE,  8)		\
 	X(VOLUME_SNAPSHOT_RESTORE, 9)		\
 	X(VOLUME_STATUS,	  10)		\
-	X(VOLUME_RESIZE,	  11)
+	X(VOLUME_RESIZE,	  11)		\
+	X(VOLUME_SCAN,		  12)
 
 enum vw_msg_type {
 #define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
@@ -232,12 +234,47 @@ struct vw_status_reply {
 };
 _Static_assert(sizeof(struct vw_status_reply) == 8 + 12 * 256 + VW_ERRMSG_MAX, "vw_status_reply layout");
 
+/*
+ * VOLUME_SCAN: the volumes that exist in a shared backend (glusterfs: the
+ * subdirectories of the Gluster volume), so that a volume created on one
+ * node is listed on every node.  offset 0 asks the backend to list them
+ * afresh (gen must be 0); the reply's gen names that listing, and later
+ * pages (offset = entries received so far) name it in gen.  A page of a
+ * listing that a newer one replaced is answered with ESTALE.
+ */
+struct vw_scan_req {
+	uint32_t	offset;
+	uint32_t	reserved;	/* zero */
+	uint64_t	gen;
+};
+_Static_assert(sizeof(struct vw_scan_req) == 16, "vw_scan_req layout");
+
+/* Entries in one VOLUME_SCAN reply. */
+#define VW_SCAN_MAX		15
+
+/* Reply to VOLUME_SCAN.  err is 0 or a positive errno with a sentence in
+ * msg (the volumes could not be listed: the frontend keeps what it
+ * knows).  total volumes exist, sorted by name; count entries follow
+ * from the request's offset, each a volume name and its creation time
+ * (Unix seconds). */
+struct vw_scan_reply {
+	int32_t			err;
+	uint32_t		total;
+	uint32_t		count;
+	uint32_t		reserved;
+	uint64_t		gen;
+	struct vw_snap_entry	entries[VW_SCAN_MAX];
+	char			msg[VW_ERRMSG_MAX];
+};
+_Static_assert(sizeof(struct vw_scan_reply) == 24 + 15 * 264 + VW_ERRMSG_MAX, "vw_scan_reply layout");
+
 /* Largest message on the wire (header + biggest payload). */
 #define VW_MSG_MAX	(sizeof(struct vw_msg_hdr) + sizeof(struct vw_volume_req))
 _Static_assert(sizeof(struct vw_volume_req) >= sizeof(struct vw_volume_reply) &&
     sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_reply) &&
     sizeof(struct vw_volume_req) >= sizeof(struct vw_snap_req) &&
-    sizeof(struct vw_volume_req) >= sizeof(struct vw_status_reply),
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_status_reply) &&
+    sizeof(struct vw_volume_req) >= sizeof(struct vw_scan_reply),
     "VW_MSG_MAX covers every payload");
 
 /* The message type's name for logs ("VOLUME_CREATE", "HELLO reply"), or

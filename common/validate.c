@@ -328,8 +328,13 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 			    "%s", d->root);
 		return -1;
 	}
-	n = snprintf(out, outlen, "%s/%s", d->root,
-	    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
+	/* glusterfs: ROOT is the FUSE mount of the whole Gluster volume, and
+	 * volumes are directories of its base subdir. */
+	if (d->backend == VW_BACKEND_GLUSTERFS && d->gl.subdir != NULL)
+		n = snprintf(out, outlen, "%s/%s/%s", d->root, d->gl.subdir, name);
+	else
+		n = snprintf(out, outlen, "%s/%s", d->root,
+		    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(err, errlen, "the volume path under %s is too long", d->root);
 		return -1;

@@ -1143,6 +1143,20 @@ cmd_check(const struct vw_overrides *ov)
 			    "mkfs.xfs, mkfs.erofs (e2fsprogs, xfsprogs, "
 			    "erofs-utils); images in %s, mounts in %s", d->root,
 			    d->mount_dir);
+		} else if (d->backend == VW_BACKEND_GLUSTERFS) {
+			/* The FUSE keeper mounts with glusterfs's client. */
+			if (access("/dev/fuse", R_OK | W_OK) < 0)
+				report("fix", check, "/dev/fuse is missing (%s): "
+				    "load the fuse module (modprobe fuse)",
+				    strerror(errno));
+			else if (access("/usr/sbin/glusterfs", X_OK) < 0)
+				report("fix", check, "the GlusterFS FUSE client "
+				    "/usr/sbin/glusterfs is missing: install "
+				    "glusterfs-client");
+			else
+				report("ok", check, "backend glusterfs can mount "
+				    "Gluster volume %s here (/dev/fuse and the "
+				    "FUSE client are present)", d->gl.volume);
 		} else
 			report("ok", check, "backend %s can run here (it needs no "
 			    "kernel feature beyond directories)",

@@ -290,10 +290,18 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 	case VW_EP_ACTIVATE:
 		fe_reply_json(c, 200, LIT("{\"Implements\":[\"VolumeDriver\"]}"));
 		return;
-	case VW_EP_CAPABILITIES:
-		fe_reply_json(c, 200, LIT("{\"Capabilities\":{\"Scope\":\"local\"}}"));
+	case VW_EP_CAPABILITIES: {
+		struct fe_out o;
+
+		fe_out_init(&o, c);
+		OUT_LIT(&o, "{\"Capabilities\":{\"Scope\":");
+		fe_out_cstr(&o, fe_scope(drv));
+		OUT_LIT(&o, "}}");
+		fe_out_send(&o, 200);
 		return;
+	}
 	case VW_EP_LIST:
+		fe_gluster_list_hint(drv);
 		ep_list(c);
 		return;
 	default:

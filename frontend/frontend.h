@@ -225,8 +225,8 @@ enum vw_ep {
 };
 
 /* Helper operations timed by metrics: VOLUME_CREATE ..
- * VOLUME_RESIZE (consecutive message types). */
-#define VW_HELPER_OPS		10
+ * VOLUME_SCAN (consecutive message types). */
+#define VW_HELPER_OPS		11
 
 /* Upper bounds of the latency histograms' finite buckets (metrics.c). */
 #define VW_HIST_BUCKETS		19
@@ -284,6 +284,7 @@ struct vw_drv {
 	struct vw_op		*busy;		/* ops running, one per name */
 	struct vw_list_cache	*list;		/* the last List reply */
 	struct vw_metrics	 metrics;
+	struct fe_gluster	*gl;		/* glusterfs drivers (gluster.c) */
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -376,6 +377,35 @@ typedef void (*hc_status_cb)(void *arg, const struct vw_status_reply *rep);
 int hc_status(struct vw_drv *drv, const char *name,
     const struct vw_volume_opts *opts, hc_status_cb cb, void *arg);
 
+/* Ask the helper for one page of VOLUME_SCAN; cb runs with the reply,
+ * valid only during the call.  Returns 0 or -1 if it cannot be sent. */
+typedef void (*hc_scan_cb)(void *arg, const struct vw_scan_reply *rep);
+/* At shutdown: free the requests still waiting for an answer (their
+ * callbacks never run). */
+void hc_forget(struct vw_drv *drv);
+int hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
+    void *arg);
+
+/* ----------------------------------------------------------- gluster.c */
+/*
+ * Shared (glusterfs) drivers: after the state is replayed, take the
+ * leases of volumes still mounted here again, and list the Gluster
+ * volume every VW_SCAN_INTERVAL seconds (and on List when the last
+ * listing is older than 2 s) to add the volumes other nodes made and
+ * drop those they removed.  Get and List never wait for a listing.
+ * Returns 0, or -1 with a sentence in err.
+ */
+#define VW_SCAN_INTERVAL	5
+struct fe_gluster;
+int fe_gluster_start(struct vw_fe *fe, char *err, size_t errlen);
+/* A List arrived: list the Gluster volume again if the last listing is
+ * stale (no-op for other backends). */
+void fe_gluster_list_hint(struct vw_drv *drv);
+/* Free what fe_gluster_start made. */
+void fe_gluster_stop(struct vw_fe *fe);
+/* "global" for drivers whose volumes every node sees, else "local". */
+const char *fe_scope(const struct vw_drv *drv);
+
 /* ------------------------------------------------------------ status.c */
 /* Ask v's backend for fresh facts, unless a request is in flight (no-op
  * for backends without any, like dir). */
@@ -429,6 +459,8 @@ int fe_snapshot_restore(struct vw_drv *drv, const char *volume,
 typedef void (*fe_resize_cb)(void *arg, int err, const char *msg);
 int fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
     fe_resize_cb cb, void *arg);
+/* Whether a request on volume name is running or queued in drv. */
+int fe_op_busy(const struct vw_drv *drv, const char *name);
 /* Apply a replayed record to the registries (store replay callback). */
 int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen);

@@ -29,6 +29,7 @@ struct vw_hc_pending {
 	hc_cb			 cb;	/* volume requests */
 	hc_snap_cb		 scb;	/* snapshot requests */
 	hc_status_cb		 tcb;	/* VOLUME_STATUS */
+	hc_scan_cb		 ccb;	/* VOLUME_SCAN */
 	void			*arg;
 	void			*req;	/* until sent */
 	size_t			 reqlen;
@@ -65,6 +66,8 @@ reply_len(uint32_t type)
 		return sizeof(struct vw_snap_reply);
 	if (type == VW_MSG_VOLUME_STATUS)
 		return sizeof(struct vw_status_reply);
+	if (type == VW_MSG_VOLUME_SCAN)
+		return sizeof(struct vw_scan_reply);
 	return sizeof(struct vw_volume_reply);
 }
 
@@ -105,6 +108,26 @@ status_reply_ok(const struct vw_status_reply *rep)
 		    !vw_utf8_valid(e->value, strlen(e->value)))
 			return 0;
 	}
+	return 1;
+}
+
+/* A scan reply the frontend can use: count in range, every name a valid
+ * volume name (the helper checked the agent's; check again). */
+static int
+scan_reply_ok(const struct vw_scan_reply *rep)
+{
+	char why[128];
+
+	if (rep->err < 0 || rep->count > VW_SCAN_MAX ||
+	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL ||
+	    !vw_utf8_valid(rep->msg, strlen(rep->msg)))
+		return 0;
+	for (uint32_t i = 0; i < rep->count; i++)
+		if (vw_name_field_valid(rep->entries[i].name,
+		    sizeof(rep->entries[i].name)) < 0 ||
+		    vw_name_valid(rep->entries[i].name,
+		    strlen(rep->entries[i].name), why, sizeof(why)) < 0)
+			return 0;
 	return 1;
 }
 
@@ -265,6 +288,18 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			pending_done(drv, p);
 			p->scb(p->arg, srep);
+			free(p);
+			continue;
+		}
+		if (p->type == VW_MSG_VOLUME_SCAN) {
+			if (!scan_reply_ok(payload)) {
+				log_warnx("%s: protocol violation: malformed %s",
+				    __func__, vw_msg_name(hdr.type));
+				helper_gone(drv, "broke the protocol");
+				return;
+			}
+			pending_done(drv, p);
+			p->ccb(p->arg, payload);
 			free(p);
 			continue;
 		}
@@ -452,4 +487,39 @@ hc_status(struct vw_drv *drv, const char *name,
 		p->arg = arg;
 	}
 	return submit_volume_req(drv, VW_MSG_VOLUME_STATUS, name, opts, p);
+}
+
+void
+hc_forget(struct vw_drv *drv)
+{
+	struct vw_hc_pending *p, *next;
+
+	for (p = drv->helper.head; p != NULL; p = next) {
+		next = p->next;
+		free(p->req);
+		free(p);
+	}
+	drv->helper.head = drv->helper.tail = drv->helper.unsent = NULL;
+}
+
+int
+hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
+    void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+	struct vw_scan_req *req = calloc(1, sizeof(*req));
+
+	if (p == NULL || req == NULL) {
+		free(p);
+		free(req);
+		return -1;
+	}
+	req->offset = offset;
+	req->gen = gen;
+	p->type = VW_MSG_VOLUME_SCAN;
+	p->ccb = cb;
+	p->arg = arg;
+	p->req = req;
+	p->reqlen = sizeof(*req);
+	return hc_submit(drv, p, "(scan)");
 }

@@ -54,6 +54,9 @@ usage(FILE *fp, int code)
 	    "  --allowed-root DIR   allow absolute mountpoints below DIR (repeatable)\n"
 	    "  --user USER          unprivileged user of the frontend (%s)\n"
 	    "  --admin-socket PATH  volwardenctl's socket (%s)\n"
+	    "  --gfs-volume VOL     add a glusterfs driver \"glusterfs\" for Gluster\n"
+	    "                       volume VOL to the embedded default (GFS_VOLUME)\n"
+	    "  --gfs-servers LIST   its servers, comma-separated (GFS_SERVERS)\n"
 	    "  --privhelper PATH    the helper executable\n"
 	    "  --foreground, -f     stay in the foreground, log to stderr\n"
 	    "  --debug, -d          log every request\n"
@@ -334,6 +337,16 @@ main(int argc, char *argv[])
 	log_init(1, debug);
 	log_procinit("frontend");
 
+	/* docker-volume-glusterfs's GFS_VOLUME and GFS_SERVERS: a glusterfs
+	 * driver in the embedded default (passed on to the helpers as
+	 * flags, since they get no environment). */
+	if (vw_overrides_env(&ov) && !ov.no_config && (ov.config != NULL ||
+	    access(VW_CONFIG_FILE, F_OK) == 0)) {
+		log_warnx("GFS_VOLUME and GFS_SERVERS only configure the embedded "
+		    "default; add a glusterfs driver to the configuration file "
+		    "instead");
+		ov.gfs_volume = ov.gfs_servers = NULL;
+	}
 	if (vw_config_load(&cfg, &ov, geteuid() == 0, err, sizeof(err)) < 0)
 		fatalx("bad configuration: %s", err);
 	if (check) {
@@ -541,6 +554,9 @@ main(int argc, char *argv[])
 	}
 	if (fe_admin_setup(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* Shared (glusterfs) drivers: leases and listings. */
+	if (fe_gluster_start(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
@@ -602,7 +618,9 @@ main(int argc, char *argv[])
 		if (fe.drv[i].helper.wev != NULL)
 			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
+		hc_forget(&fe.drv[i]);
 	}
+	fe_gluster_stop(&fe);
 	if (fe.admin != NULL)
 		evhttp_free(fe.admin);
 	if (fe.admin_accept_timer != NULL)

@@ -85,6 +85,15 @@ op_finish(struct vw_op *op)
 		op_run(next);
 }
 
+int
+fe_op_busy(const struct vw_drv *drv, const char *name)
+{
+	for (const struct vw_op *o = drv->busy; o != NULL; o = o->next)
+		if (strcmp(o->dreq.name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Run op now, or after the op already running on the same volume name
  * (and those queued behind it) has finished. */
 static void
@@ -391,7 +400,11 @@ op_remove(struct vw_op *op)
 		op_finish(op);
 		return;
 	}
-	if (drv->d->on_remove == VW_ON_REMOVE_KEEP) {
+	/* keep needs no helper, except with glusterfs: the directory stays
+	 * visible to every node unless the agent marks it removed, and
+	 * other nodes may hold leases on it. */
+	if (drv->d->on_remove == VW_ON_REMOVE_KEEP &&
+	    drv->d->backend != VW_BACKEND_GLUSTERFS) {
 		remove_record(op);
 		return;
 	}

@@ -43,6 +43,7 @@ static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
 static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
 static void ph_volume_status(struct ph *, uint64_t, const void *);
 static void ph_volume_resize(struct ph *, uint64_t, const void *);
+static void ph_volume_scan(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -61,6 +62,7 @@ static const struct {
 	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
 	{ VW_MSG_VOLUME_STATUS,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_status },
 	{ VW_MSG_VOLUME_RESIZE,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_resize },
+	{ VW_MSG_VOLUME_SCAN,	 sizeof(struct vw_scan_req),   PH_READY, ph_volume_scan },
 };
 
 #define violation(type, len, ...) do {					\
@@ -179,6 +181,15 @@ ph_check_message(const struct vw_msg_hdr *hdr, const void *payload,
 	}
 	if (hdr->type == VW_MSG_HELLO)
 		return 0;	/* ph_hello compares it with our own config */
+	if (hdr->type == VW_MSG_VOLUME_SCAN) {
+		const struct vw_scan_req *sr = payload;
+
+		if (sr->reserved != 0 || (sr->offset == 0 && sr->gen != 0)) {
+			snprintf(why, whylen, "invalid offset, gen or reserved");
+			return -1;
+		}
+		return 0;
+	}
 	if (ph_table[i].size == sizeof(struct vw_snap_req))
 		return check_snap_req(hdr->type, payload, why, whylen);
 	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0) {
@@ -333,6 +344,32 @@ ph_volume_resize(struct ph *ph, uint64_t id, const void *p)
 		violation(VW_MSG_VOLUME_RESIZE, sizeof(*req), "no size");
 	volume_op(ph, VW_MSG_VOLUME_RESIZE, id, p, ph->be->resize != NULL ?
 	    ph->be->resize : resize_unsupported);
+}
+
+/* VOLUME_SCAN: the volumes of a shared backend (EOPNOTSUPP for the
+ * others).  Validated by ph_check_message. */
+static void
+ph_volume_scan(struct ph *ph, uint64_t id, const void *payload)
+{
+	struct vw_scan_req req;
+	struct vw_scan_reply *rep;
+
+	memcpy(&req, payload, sizeof(req));
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+		fatal("allocating a reply");
+	if (ph->be->scan == NULL) {
+		rep->err = EOPNOTSUPP;
+		snprintf(rep->msg, sizeof(rep->msg), "driver %s (backend %s) "
+		    "keeps its volumes on this node only", ph->ctx->driver->name,
+		    ph->be->name);
+	} else
+		rep->err = ph->be->scan(ph->ctx, &req, rep);
+	if (rep->err != 0) {
+		rep->count = 0;
+		log_warnx("%s: %s", vw_msg_name(VW_MSG_VOLUME_SCAN), rep->msg);
+	}
+	send_reply(ph, VW_MSG_VOLUME_SCAN, id, rep, sizeof(*rep));
+	free(rep);
 }
 
 static void

@@ -4,7 +4,9 @@
 #   scripts/install-deps.sh --test   also what the test suite uses
 #     (systemd: systemd-socket-activate and systemd-analyze for
 #     t/integ/socket-activation-t.sh; util-linux, always installed,
-#     has the setpriv that t/integ/ctl-t.sh uses)
+#     has the setpriv that t/integ/ctl-t.sh uses; glusterfs-server and
+#     glusterfs-client: the glusterd and FUSE client of
+#     t/integ/gluster-t.sh)
 # The loop backend runs mkfs.ext4, mkfs.xfs, mkfs.erofs and resize2fs at
 # run time: e2fsprogs, xfsprogs and erofs-utils are run dependencies.
 set -eu
@@ -14,7 +16,7 @@ libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
 ca-certificates e2fsprogs xfsprogs erofs-utils"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs curl jq docker.io busybox-static clang python3 systemd
-btrfs-progs e2fsprogs xfsprogs erofs-utils"
+btrfs-progs e2fsprogs xfsprogs erofs-utils glusterfs-server glusterfs-client"
 fi
 
 missing=""

@@ -131,13 +131,25 @@ static const struct vw_sc_rule loop_rules[] = {
 	ALLOW(fstatfs), ALLOW(statfs),
 };
 
+/*
+ * glusterfs (backends/glusterfs.c): the helper relays to the gfapi agent
+ * over an inherited socket (poll, sendmsg, recvmsg: the base list),
+ * checks with statfs/fstatfs that the driver root is a FUSE mount, and
+ * at exit waits for the FUSE keeper it started.  No ioctl.
+ */
+static const struct vw_sc_rule glusterfs_rules[] = {
+	ALLOW(fstatfs), ALLOW(statfs), ALLOW(wait4),
+	DENY(ioctl, ENOTTY),
+};
+
 int
 vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
     char *err, size_t errlen)
 {
 	enum { NBASE = sizeof(privhelper_rules) / sizeof(privhelper_rules[0]) };
 	struct vw_sc_rule rules[NBASE + sizeof(btrfs_rules) / sizeof(btrfs_rules[0]) +
-	    sizeof(loop_rules) / sizeof(loop_rules[0])];
+	    sizeof(loop_rules) / sizeof(loop_rules[0]) +
+	    sizeof(glusterfs_rules) / sizeof(glusterfs_rules[0])];
 	const struct vw_sc_rule *extra = dir_rules;
 	size_t nextra = sizeof(dir_rules) / sizeof(dir_rules[0]);
 
@@ -147,6 +159,9 @@ vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
 	} else if (backend == VW_BACKEND_LOOP) {
 		extra = loop_rules;
 		nextra = sizeof(loop_rules) / sizeof(loop_rules[0]);
+	} else if (backend == VW_BACKEND_GLUSTERFS) {
+		extra = glusterfs_rules;
+		nextra = sizeof(glusterfs_rules) / sizeof(glusterfs_rules[0]);
 	}
 	memcpy(rules, privhelper_rules, sizeof(privhelper_rules));
 	memcpy(rules + NBASE, extra, nextra * sizeof(*extra));
