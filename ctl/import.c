@@ -182,6 +182,7 @@ register_one(const char *sock, const char *driver, struct item *it)
 	const unsigned char *body;
 	char target[512], err[1024], perr[256];
 	const char *key[] = { "error", NULL }, *es;
+	const char *mkey[] = { "mountpoint", NULL };
 	struct reply r;
 	size_t blen;
 	yajl_val v, e;
@@ -214,11 +215,16 @@ register_one(const char *sock, const char *driver, struct item *it)
 		warnmsg("%s", err);
 		return EXIT_UNREACH;
 	}
+	v = yajl_tree_parse(r.body, perr, sizeof(perr));
 	if (r.status == 200) {
+		/* The directory as the daemon normalised it. */
+		e = v != NULL ? yajl_tree_get(v, mkey, yajl_t_string) : NULL;
+		if ((es = YAJL_GET_STRING(e)) != NULL)
+			snprintf(it->path, sizeof(it->path), "%s", es);
+		yajl_tree_free(v);
 		free(r.buf);
 		return 0;
 	}
-	v = yajl_tree_parse(r.body, perr, sizeof(perr));
 	e = v != NULL ? yajl_tree_get(v, key, yajl_t_string) : NULL;
 	if ((es = YAJL_GET_STRING(e)) != NULL)
 		it->error = strdup(es);
