@@ -4,7 +4,9 @@
 #   scripts/install-deps.sh --test   also what the test suite uses
 #     (systemd: systemd-socket-activate and systemd-analyze for
 #     t/integ/socket-activation-t.sh; util-linux, always installed,
-#     has the setpriv that t/integ/ctl-t.sh uses)
+#     has the setpriv that t/integ/ctl-t.sh uses; debhelper, devscripts
+#     and lintian build and check the package in t/pkg/deb-t.sh;
+#     docker-compose runs t/e2e/compose-t.sh)
 set -eu
 
 pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
@@ -12,7 +14,7 @@ libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
 ca-certificates"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs curl jq docker.io busybox-static clang python3 systemd
-btrfs-progs e2fsprogs"
+btrfs-progs e2fsprogs debhelper devscripts lintian git docker-compose"
 fi
 
 missing=""
