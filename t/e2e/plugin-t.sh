@@ -53,6 +53,9 @@ plugin_cleanup() {
 		timeout 60 $DOCKER plugin rm -f "$PLUGIN"
 	fi
 	dockerd_stop
+	# A plugin torn down by force leaves its stdio FIFOs in the host's
+	# /run/docker/plugins/ID.
+	[ -n "${ID:-}" ] && rm -rf "/run/docker/plugins/$ID"
 }
 
 T0=$(date +%s)
