@@ -47,15 +47,12 @@
 #include "common/options.h"
 #include "common/privdrop.h"
 #include "common/proto.h"
+#include "ctl/ctl.h"
 
 #ifndef VW_PRIVHELPER_PATH
 #define VW_PRIVHELPER_PATH "/usr/local/libexec/volwarden-privhelper"
 #endif
 
-/* Exit statuses (volwardenctl(8)). */
-#define EXIT_ERROR	1	/* the daemon said no, or check failed */
-#define EXIT_USAGE	2
-#define EXIT_UNREACH	3	/* no daemon, or no sensible reply */
 
 /* Seconds to wait for the daemon: what it serves from memory comes at
  * once; a snapshot call waits for the helper, which may be busy with the
@@ -66,7 +63,7 @@
 
 #define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
-static int json_out;
+int json_out;
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -85,6 +82,8 @@ usage(int code)
 	    "                    [--force] VOLUME SNAPSHOT\n"
 	    "       volwardenctl [--socket PATH] [--json] resize [--driver NAME] VOLUME SIZE\n"
 	    "       volwardenctl [--json] [--config FILE | --no-config] [config flags] check\n"
+	    "       volwardenctl [--socket PATH] [--json] import-local-persist\n"
+	    "                    [--driver NAME] [--rewrite OLD=NEW] FILE\n"
 	    "Without --socket, the admin socket is admin_socket of the\n"
 	    "configuration (%s if present, else %s).\n"
 	    "Exit status: 0 ok, 1 error or check failed, 2 usage, 3 daemon not "
@@ -92,7 +91,7 @@ usage(int code)
 	exit(code);
 }
 
-static void __attribute__((format(printf, 1, 2)))
+void
 warnmsg(const char *fmt, ...)
 {
 	va_list ap;
@@ -105,13 +104,6 @@ warnmsg(const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------ HTTP */
-
-struct reply {
-	int	 status;
-	char	*buf;		/* the whole response, NUL-terminated */
-	char	*body;		/* into buf */
-	size_t	 len;		/* of body */
-};
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -173,13 +165,13 @@ parse_reply(struct reply *r, size_t len, char *err, size_t errlen)
  * a sentence in err: the daemon cannot be reached or did not answer in
  * HTTP.
  */
-static int
+int
 http_request(const char *path, const char *method, const char *target,
     const char *body, struct reply *r, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { TIMEOUT, 0 };
-	char req[4096];
+	char req[20480];
 	size_t len = 0, cap = 0;
 	int fd, n;
 
@@ -1214,6 +1206,7 @@ main(int argc, char *argv[])
 	struct vw_overrides ov;
 	struct option longopts[32];
 	const char *sockopt = NULL, *driver = NULL, *cmd, *sub = NULL;
+	const char *rewrite = NULL;
 	char err[256], *sock;
 	size_t n = 0;
 	int ch, rc, force = 0;
@@ -1225,6 +1218,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
 	longopts[n++] = (struct option){ "driver", required_argument, NULL, 'D' };
 	longopts[n++] = (struct option){ "force", no_argument, NULL, 'F' };
+	longopts[n++] = (struct option){ "rewrite", required_argument, NULL, 'R' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -1234,6 +1228,7 @@ main(int argc, char *argv[])
 		case 'j': json_out = 1; break;
 		case 'D': driver = optarg; break;
 		case 'F': force = 1; break;
+		case 'R': rewrite = optarg; break;
 		case 'h': usage(0);
 		case 'V': printf("volwardenctl %s\n", PACKAGE_VERSION); return 0;
 		default:
@@ -1254,7 +1249,8 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		if (optind != argc || driver != NULL || sockopt != NULL || force)
+		if (optind != argc || driver != NULL || sockopt != NULL || force ||
+		    rewrite != NULL)
 			usage(EXIT_USAGE);
 		return cmd_check(&ov);
 	}
@@ -1263,7 +1259,7 @@ main(int argc, char *argv[])
 		 * --force for restore only. */
 		int nargs = argc - optind - 1;
 
-		if (optind >= argc)
+		if (optind >= argc || rewrite != NULL)
 			usage(EXIT_USAGE);
 		sub = argv[optind];
 		if (!((strcmp(sub, "create") == 0 && (nargs == 1 || nargs == 2)) ||
@@ -1288,7 +1284,7 @@ main(int argc, char *argv[])
 		return rc;
 	}
 	if (strcmp(cmd, "resize") == 0) {
-		if (force || optind + 2 != argc)
+		if (force || rewrite != NULL || optind + 2 != argc)
 			usage(EXIT_USAGE);
 		if ((sock = admin_socket(sockopt, &ov)) == NULL)
 			return EXIT_UNREACH;
@@ -1300,7 +1296,23 @@ main(int argc, char *argv[])
 		}
 		return rc;
 	}
-	if (force)
+	if (strcmp(cmd, "import-local-persist") == 0) {
+		/* The driver to fill: local-persist's own name by default,
+		 * so that dockerd's volumes keep their driver. */
+		if (optind + 1 != argc || force)
+			usage(EXIT_USAGE);
+		if ((sock = admin_socket(sockopt, &ov)) == NULL)
+			return EXIT_UNREACH;
+		rc = cmd_import_local_persist(sock, driver != NULL ? driver :
+		    "local-persist", argv[optind], rewrite);
+		free(sock);
+		if (fflush(stdout) != 0) {
+			warnmsg("writing the output: %s", strerror(errno));
+			return EXIT_ERROR;
+		}
+		return rc;
+	}
+	if (force || rewrite != NULL)
 		usage(EXIT_USAGE);
 	if ((strcmp(cmd, "inspect") == 0 && optind + 1 != argc) ||
 	    (strcmp(cmd, "inspect") != 0 && optind != argc) ||

@@ -6,6 +6,8 @@
  *	GET /v1/volumes/NAME[?driver=D]	one volume, with its mount IDs
  *	GET /v1/status			frontend, drivers and helpers
  *	GET /metrics			Prometheus text (metrics.c)
+ *	POST /v1/volumes?driver=D	register (create) a volume in driver D,
+ *					body as VolumeDriver.Create's
  *
  * and the snapshots of btrfs volumes (NAME/snapshots below /v1/volumes/):
  *
@@ -55,9 +57,9 @@
 #include "frontend/frontend.h"
 #include "seccomp/seccomp.h"
 
-/* Limits (bytes, seconds).  The only body is a snapshot create's
- * {"name": ...}: a name is at most 255 bytes. */
-#define ADMIN_MAX_BODY		1024
+/* Limits (bytes, seconds).  The largest body is a Create's: a name of
+ * at most 255 bytes and a mountpoint of at most 4095, maybe escaped. */
+#define ADMIN_MAX_BODY		(16 * 1024)
 #define ADMIN_MAX_HEADERS	(8 * 1024)
 #define ADMIN_TIMEOUT		30
 
@@ -366,6 +368,125 @@ api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 	}
 	gen_volume(g, drv, v, 1);
 	reply_gen(req, g);
+}
+
+/* ------------------------------------------------------------- create */
+
+/* A Create submitted by the admin API, waiting for its op. */
+struct create_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 name[VW_NAME_MAX + 1];
+};
+
+/*
+ * The op's answer, in the form Docker would have got: "{}" on success,
+ * else {"Err": "..."}.  Success replies with the volume as GET shows it.
+ */
+static void
+create_done(void *arg, int code, const char *body, size_t len)
+{
+	struct create_call *cc = arg;
+	struct vw_volume *v;
+	char *copy, perr[256];
+	const char *path[] = { "Err", NULL };
+	yajl_val top, e;
+	yajl_gen g;
+
+	if ((copy = strndup(body, len)) == NULL) {
+		reply_error(cc->req, 500, "out of memory");
+		free(cc);
+		return;
+	}
+	top = yajl_tree_parse(copy, perr, sizeof(perr));
+	e = top != NULL ? yajl_tree_get(top, path, yajl_t_string) : NULL;
+	if (e != NULL)
+		/* The op's sentence already names the volume and the fix. */
+		reply_error(cc->req, code >= 500 ? 500 : 400, "%s",
+		    YAJL_GET_STRING(e));
+	else if (code != 200 || top == NULL)
+		reply_error(cc->req, 500, "volume %s: the create gave no answer",
+		    cc->name);
+	else if ((v = vw_registry_get(&cc->drv->reg, cc->name)) == NULL)
+		reply_error(cc->req, 500, "volume %s: created, but it is not in "
+		    "the registry", cc->name);
+	else if ((g = yajl_gen_alloc(NULL)) == NULL)
+		reply_error(cc->req, 500, "out of memory");
+	else {
+		log_info("admin: volume %s registered in driver %s at %s",
+		    cc->name, cc->drv->d->name, v->path);
+		gen_volume(g, cc->drv, v, 0);
+		reply_gen(cc->req, g);
+	}
+	yajl_tree_free(top);
+	free(copy);
+	free(cc);
+}
+
+/*
+ * POST /v1/volumes?driver=D with the body of VolumeDriver.Create
+ * ({"Name": N, "Opts": {...}}): the same decoder, name rule, option
+ * checks, overlap check, helper request and state record as a Create
+ * from dockerd (fe_create_submit).  Used to register volumes that exist
+ * elsewhere, e.g. volwardenctl import-local-persist.  Creating a volume
+ * that exists with the same options succeeds (an import can be re-run).
+ */
+static void
+api_create(struct evhttp_request *req, struct vw_drv *drv)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct vw_call call;
+	struct create_call *cc;
+	struct vw_dreq dreq;
+	char err[1024];
+	const char *body;
+
+	if (drv == NULL) {
+		reply_error(req, 400, "name the driver: POST /v1/volumes?driver=D");
+		return;
+	}
+	body = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	if (body == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	if (vw_dreq_parse(body, len, &dreq, err, sizeof(err)) < 0) {
+		reply_error(req, 400, "%s (the body is that of "
+		    "VolumeDriver.Create: {\"Name\": ..., \"Opts\": {...}})", err);
+		return;
+	}
+	if (vw_name_valid(dreq.name, dreq.name_len, err, sizeof(err)) < 0) {
+		char shown[72];
+		size_t i;
+
+		/* The name as far as it is printable, for the message. */
+		for (i = 0; dreq.name != NULL && i < dreq.name_len &&
+		    i < sizeof(shown) - 1; i++)
+			shown[i] = (unsigned char)dreq.name[i] >= 0x20 &&
+			    (unsigned char)dreq.name[i] < 0x7f ? dreq.name[i] : '?';
+		shown[i] = '\0';
+		reply_error(req, 400, "volume \"%s\": %s", shown, err);
+		vw_dreq_free(&dreq);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		reply_error(req, 500, "out of memory");
+		vw_dreq_free(&dreq);
+		return;
+	}
+	cc->req = req;
+	cc->drv = drv;
+	snprintf(cc->name, sizeof(cc->name), "%s", dreq.name);
+	memset(&call, 0, sizeof(call));
+	call.drv = drv;
+	call.ep = VW_EP_CREATE;
+	call.t0 = fe_now_ns();
+	call.done = create_done;
+	call.done_arg = cc;
+	/* create_done may run before this returns: cc is not touched
+	 * after it. */
+	fe_create_submit(&call, &dreq);
 }
 
 /* ---------------------------------------------------------- snapshots */
@@ -976,7 +1097,7 @@ static const struct {
 	const char	*allow;
 } route_methods[] = {
 	[R_NONE] =	{ 0, "" },
-	[R_VOLUMES] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_VOLUMES] =	{ EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST" },
 	[R_VOLUME] =	{ EVHTTP_REQ_GET, "GET" },
 	[R_SNAPS] =	{ EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST" },
 	[R_SNAP] =	{ EVHTTP_REQ_DELETE, "DELETE" },
@@ -1102,7 +1223,10 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	switch (route) {
 	case R_VOLUMES:
-		api_volumes(req, fe, drv);
+		if (cmd == EVHTTP_REQ_POST)
+			api_create(req, drv);
+		else
+			api_volumes(req, fe, drv);
 		break;
 	case R_VOLUME:
 		api_volume(req, fe, drv, name);

@@ -261,14 +261,44 @@ mount_id_valid(const char *id, size_t len)
 }
 
 void
+fe_create_submit(const struct vw_call *c, struct vw_dreq *dreq)
+{
+	struct vw_volume_opts *opts = calloc(1, sizeof(*opts));
+	char err[1024];
+
+	if (opts == NULL) {
+		fe_reply_err(c, 500, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < dreq->nopts; i++) {
+		if (vw_opt_parse_backend(c->drv->d->backend, dreq->opts[i].key,
+		    dreq->opts[i].key_len, dreq->opts[i].value,
+		    dreq->opts[i].value_len, opts, err, sizeof(err)) < 0) {
+			fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
+			goto out;
+		}
+	}
+	if (vw_opts_check_backend(c->drv->d->backend, opts, err,
+	    sizeof(err)) < 0) {
+		fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
+		goto out;
+	}
+	fe_op_submit(c, VW_OP_CREATE, dreq, opts);
+	free(opts);
+	return;		/* dreq now belongs to the op */
+out:
+	free(opts);
+	vw_dreq_free(dreq);
+}
+
+void
 fe_http_dispatch(struct evhttp_request *req, void *arg)
 {
-	struct vw_call call = { req, arg, VW_EP_UNKNOWN, fe_now_ns() };
+	struct vw_call call = { req, arg, VW_EP_UNKNOWN, fe_now_ns(), NULL, NULL };
 	const struct vw_call *c = &call;
 	struct vw_drv *drv = call.drv;
 	const char *uri = evhttp_request_get_uri(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct vw_volume_opts *opts = NULL;
 	struct vw_dreq dreq;
 	struct vw_volume *v;
 	char err[1024];
@@ -343,24 +373,7 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 			ep_path(c, v);
 		goto out;
 	case VW_EP_CREATE:
-		if ((opts = calloc(1, sizeof(*opts))) == NULL) {
-			fe_reply_err(c, 500, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < dreq.nopts; i++) {
-			if (vw_opt_parse_backend(drv->d->backend, dreq.opts[i].key,
-			    dreq.opts[i].key_len, dreq.opts[i].value,
-			    dreq.opts[i].value_len, opts, err, sizeof(err)) < 0) {
-				fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
-				goto out;
-			}
-		}
-		if (vw_opts_check_backend(drv->d->backend, opts, err,
-		    sizeof(err)) < 0) {
-			fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
-			goto out;
-		}
-		fe_op_submit(c, VW_OP_CREATE, &dreq, opts);
+		fe_create_submit(c, &dreq);
 		break;
 	case VW_EP_REMOVE:
 		fe_op_submit(c, VW_OP_REMOVE, &dreq, NULL);
@@ -374,9 +387,7 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 	default:
 		break;
 	}
-	free(opts);
 	return;		/* dreq now belongs to the op */
 out:
-	free(opts);
 	vw_dreq_free(&dreq);
 }

@@ -255,6 +255,15 @@ struct vw_call {
 	struct vw_drv		*drv;
 	enum vw_ep		 ep;
 	uint64_t		 t0;	/* arrival, CLOCK_MONOTONIC nanoseconds */
+	/*
+	 * Set (with req NULL) for a Create that the admin API submitted on
+	 * no driver socket: the reply body Docker would have got ("{}" or
+	 * {"Err": ...}, len bytes, valid only during the call) goes to done
+	 * with its HTTP status instead, and no Docker metric counts it.
+	 */
+	void			(*done)(void *arg, int code, const char *body,
+				    size_t len);
+	void			*done_arg;
 };
 
 /* The helper channel of one driver (helper_client.c). */
@@ -478,6 +487,14 @@ void fe_http_dispatch(struct evhttp_request *req, void *arg);
 const char *fe_ep_name(enum vw_ep ep);
 /* Drop the cached List reply (its memory goes once no reply uses it). */
 void fe_list_forget(struct vw_drv *drv);
+/*
+ * A Create for c->drv whose name already passed the name rule: parse its
+ * options with the driver's backend, check them, and submit the op.  Every
+ * outcome, the refusals here included, is answered through c (takes
+ * ownership of dreq).  The Docker endpoint and the admin API's
+ * POST /v1/volumes share it, so both validate alike.
+ */
+void fe_create_submit(const struct vw_call *c, struct vw_dreq *dreq);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */

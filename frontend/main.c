@@ -334,6 +334,11 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, 2);
+	/* VOLWARDEN_CONFIG stands for --config when no flag names a file:
+	 * the Docker managed plugin's settable way to choose one. */
+	if (ov.config == NULL && !ov.no_config && getenv("VOLWARDEN_CONFIG") != NULL &&
+	    *getenv("VOLWARDEN_CONFIG") != '\0')
+		ov.config = getenv("VOLWARDEN_CONFIG");
 	log_init(1, debug);
 	log_procinit("frontend");
 
