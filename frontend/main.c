@@ -538,6 +538,8 @@ main(int argc, char *argv[])
 	}
 	if (fe_admin_setup(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (fe_sched_start(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
@@ -621,6 +623,7 @@ main(int argc, char *argv[])
 	log_info("state: %llu records written with %llu fdatasync calls",
 	    (unsigned long long)vw_store_records(fe.state),
 	    (unsigned long long)vw_store_syncs(fe.state));
+	fe_sched_stop(&fe);
 	vw_store_close(fe.state);
 	vw_store_close(fe.mounts);
 	for (size_t i = 0; i < fe.ndrv; i++)
