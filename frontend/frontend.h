@@ -252,7 +252,7 @@ struct vw_metrics {
 	struct vw_hist	helper[VW_HELPER_OPS];
 	/* The snapshot schedule (schedule.c). */
 	uint64_t	sched_taken;		/* auto-* snapshots made */
-	uint64_t	sched_failed;		/* checks that made none when due */
+	uint64_t	sched_failed;		/* failed snapshots or lists */
 	uint64_t	sched_pruned;		/* auto-* deleted by snapshot_keep */
 	uint64_t	sched_prune_failed;	/* deletions that failed */
 };

@@ -135,8 +135,9 @@ render_sched(struct vw_fe *fe, struct evbuffer *out)
 		{ "volwarden_scheduled_snapshots_total", "Scheduled snapshots "
 		    "(auto-*) taken.", offsetof(struct vw_metrics, sched_taken) },
 		{ "volwarden_scheduled_snapshot_failures_total", "Scheduled "
-		    "snapshots that were due but failed (retried at the next "
-		    "interval).", offsetof(struct vw_metrics, sched_failed) },
+		    "snapshots that failed, or checks that could not list the "
+		    "volume's snapshots (retried at the next interval).",
+		    offsetof(struct vw_metrics, sched_failed) },
 		{ "volwarden_scheduled_snapshots_pruned_total", "Scheduled "
 		    "snapshots deleted because more than snapshot_keep existed.",
 		    offsetof(struct vw_metrics, sched_pruned) },
