@@ -136,7 +136,7 @@ first=$(autos s1)
 first=${first%% *}
 like "$first" '^auto-[0-9]{8}T[0-9]{6}Z$' "s1: a scheduled snapshot $first"
 t=$(auto_time "$first")
-ok "$([ "$t" -ge $((T0 + 9)) ] && [ "$t" -le $((T0 + 13)) ]; echo $?)" \
+ok "$([ "$t" -ge $((T0 + 9)) ] && [ "$t" -le $((T0 + 15)) ]; echo $?)" \
     "... about 10 s after Create ($((t - T0)) s)"
 like "$(btrfs property get "$ROOT/.snapshots/s1/$first" ro 2>&1)" 'ro=true' "... read-only"
 wait_for 5 '[ "$(metric volwarden_scheduled_snapshot_failures_total)" = 1 ]'
