@@ -20,6 +20,8 @@ struct vw_backend_ctx {
 	int			 root_fd;	/* O_DIRECTORY fd of driver->root */
 	int			*allowed_fds;	/* one per driver->allowed_roots[] */
 	int			 aux_fd;	/* backend's own (btrfs: ROOT/.snapshots), or -1 */
+	void			*priv;		/* backend's own state (loop: struct loop_state) */
+	const char		*user;		/* the configured unprivileged user */
 };
 
 /*
@@ -67,6 +69,13 @@ struct vw_backend {
 	 */
 	int (*status)(const struct vw_backend_ctx *, const struct vw_volume_req *,
 	    struct vw_status_reply *);
+	/*
+	 * Grow a volume to req->opts.size bytes (NULL when the backend
+	 * cannot): online when it is mounted.  Returns 0 with rep->path
+	 * set like the others, or a positive errno with a sentence.
+	 */
+	int (*resize)(const struct vw_backend_ctx *, const struct vw_volume_req *,
+	    struct vw_volume_reply *);
 };
 
 /*
@@ -83,6 +92,10 @@ extern const struct vw_backend vw_backend_dir;
 /* backends/btrfs.c (or btrfs-disabled.c when libbtrfsutil is missing):
  * subvolumes, qgroup limits, snapshots and clones. */
 extern const struct vw_backend vw_backend_btrfs;
+
+/* backends/loop.c: image files on loop devices, formatted by the
+ * unprivileged mkfs runner (runner/mkfs-runner.c). */
+extern const struct vw_backend vw_backend_loop;
 
 /* The backend for a configured type. */
 const struct vw_backend *vw_backend_get(enum vw_backend_type type);

@@ -290,6 +290,8 @@ vw_backend_get(enum vw_backend_type type)
 		return &vw_backend_dir;
 	case VW_BACKEND_BTRFS:
 		return &vw_backend_btrfs;
+	case VW_BACKEND_LOOP:
+		return &vw_backend_loop;
 	}
 	return NULL;
 }

@@ -14,6 +14,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "common/options.h"
 #include "common/proto.h"
 #include "common/validate.h"
 
@@ -126,6 +127,8 @@ vw_backend_name(enum vw_backend_type b)
 		return "dir";
 	case VW_BACKEND_BTRFS:
 		return "btrfs";
+	case VW_BACKEND_LOOP:
+		return "loop";
 	}
 	return "unknown";
 }
@@ -149,6 +152,7 @@ free_driver(struct vw_driver *d)
 	for (size_t i = 0; i < d->nallowed; i++)
 		free(d->allowed_roots[i]);
 	free(d->allowed_roots);
+	free(d->mount_dir);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -218,7 +222,7 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
     char *err, size_t errlen)
 {
 	char key[96];
-	int have_backend = 0;
+	int have_backend = 0, have_size = 0, have_fs = 0;
 
 	snprintf(key, sizeof(key), "drivers[%zu]", idx);
 	if (!YAJL_IS_OBJECT(obj))
@@ -241,6 +245,8 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				d->backend = VW_BACKEND_DIR;
 			else if (strcmp(v->u.string, "btrfs") == 0 && VW_BTRFS_BUILT)
 				d->backend = VW_BACKEND_BTRFS;
+			else if (strcmp(v->u.string, "loop") == 0)
+				d->backend = VW_BACKEND_LOOP;
 			else if (strcmp(v->u.string, "btrfs") == 0)
 				return keyerr(err, errlen, source, key,
 				    "backend \"btrfs\" is not available: this "
@@ -252,7 +258,7 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				return keyerr(err, errlen, source, key,
 				    "backend \"%.40s\" is not available in this "
 				    "build; available: %s", v->u.string,
-				    VW_BTRFS_BUILT ? "dir, btrfs" : "dir");
+				    VW_BTRFS_BUILT ? "dir, btrfs, loop" : "dir, loop");
 			have_backend = 1;
 		} else if (strcmp(k, "root") == 0) {
 			if (get_string(v, &d->root, source, key, err, errlen) < 0)
@@ -296,10 +302,30 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 					return -1;
 				d->nallowed++;
 			}
+		} else if (strcmp(k, "default_size") == 0) {
+			if (!YAJL_IS_STRING(v) || vw_size_parse(v->u.string,
+			    strlen(v->u.string), &d->default_size) < 0)
+				return keyerr(err, errlen, source, key, "must be a "
+				    "size such as \"512M\" or \"10G\" (K, M, G, T, "
+				    "P: powers of 1024), from 1M to 1024P");
+			have_size = 1;
+		} else if (strcmp(k, "fs") == 0) {
+			if (!YAJL_IS_STRING(v) ||
+			    (d->fs = vw_fs_parse(v->u.string)) == VW_FS_NONE ||
+			    d->fs == VW_FS_EROFS)
+				return keyerr(err, errlen, source, key, "must be "
+				    "\"ext4\" or \"xfs\" (the file system of "
+				    "volumes created without -o fs; erofs volumes "
+				    "need -o source or -o image)");
+			have_fs = 1;
+		} else if (strcmp(k, "mount_dir") == 0) {
+			if (get_string(v, &d->mount_dir, source, key, err, errlen) < 0)
+				return -1;
 		} else {
 			return keyerr(err, errlen, source, key, "unknown key; valid "
 			    "driver keys are: name, backend, root, allowed_roots, "
-			    "on_remove");
+			    "on_remove, and for backend loop default_size, fs, "
+			    "mount_dir");
 		}
 	}
 	snprintf(key, sizeof(key), "drivers[%zu]", idx);
@@ -309,6 +335,30 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		return keyerr(err, errlen, source, key, "\"backend\" is required");
 	if (d->root == NULL)
 		return keyerr(err, errlen, source, key, "\"root\" is required");
+	if (d->backend != VW_BACKEND_LOOP) {
+		if (have_size || have_fs || d->mount_dir != NULL)
+			return keyerr(err, errlen, source, key, "default_size, fs "
+			    "and mount_dir are keys of backend \"loop\" only");
+		return 0;
+	}
+	if (!have_size)
+		d->default_size = VW_DEFAULT_LOOP_SIZE;
+	if (!have_fs)
+		d->fs = VW_FS_EXT4;
+	if (d->mount_dir == NULL) {
+		size_t n = strlen(VW_DEFAULT_LOOP_MOUNT_BASE) + strlen(d->name) + 2;
+
+		if ((d->mount_dir = malloc(n)) == NULL)
+			return keyerr(err, errlen, source, key, "out of memory");
+		snprintf(d->mount_dir, n, "%s/%s", VW_DEFAULT_LOOP_MOUNT_BASE,
+		    d->name);
+	}
+	if (d->default_size < vw_fs_min_size(d->fs)) {
+		snprintf(key, sizeof(key), "drivers[%zu].default_size", idx);
+		return keyerr(err, errlen, source, key, "%s needs at least %llu "
+		    "MiB; raise default_size", vw_fs_name(d->fs),
+		    (unsigned long long)(vw_fs_min_size(d->fs) >> 20));
+	}
 	return 0;
 }
 
@@ -577,12 +627,18 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 		snprintf(key, sizeof(key), "drivers[%zu].root", i);
 		if (norm_abs(d->root, src, key, err, errlen) < 0)
 			return -1;
-		if (d->backend != VW_BACKEND_DIR && d->nallowed > 0) {
+		if (d->backend == VW_BACKEND_BTRFS && d->nallowed > 0) {
 			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots", i);
 			return keyerr(err, errlen, src, key, "only the dir backend "
-			    "places volumes under allowed roots; a %s volume "
-			    "always lives under the driver root %s",
+			    "places volumes under allowed roots (and loop reads "
+			    "sources and images there); a %s volume always lives "
+			    "under the driver root %s",
 			    vw_backend_name(d->backend), d->root);
+		}
+		if (d->mount_dir != NULL) {
+			snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
+			if (norm_abs(d->mount_dir, src, key, err, errlen) < 0)
+				return -1;
 		}
 		for (size_t j = 0; j < d->nallowed; j++) {
 			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots[%zu]",
@@ -598,8 +654,9 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 		const char *own[] = { cfg->state_dir, cfg->run_dir, cfg->socket_dir };
 		const char *ownkey[] = { "state_dir", "run_dir", "socket_dir" };
 
-		for (size_t k = 0; k <= d->nallowed; k++) {
-			const char *r = k == 0 ? d->root : d->allowed_roots[k - 1];
+		for (size_t k = 0; k <= d->nallowed + (d->mount_dir != NULL); k++) {
+			const char *r = k == 0 ? d->root : k <= d->nallowed ?
+			    d->allowed_roots[k - 1] : d->mount_dir;
 
 			for (size_t o = 0; o < 3; o++) {
 				if (strcmp(r, own[o]) != 0 &&
@@ -608,12 +665,43 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 					continue;
 				if (k == 0)
 					snprintf(key, sizeof(key), "drivers[%zu].root", i);
+				else if (k > d->nallowed)
+					snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
 				else
 					snprintf(key, sizeof(key),
 					    "drivers[%zu].allowed_roots[%zu]", i, k - 1);
 				return keyerr(err, errlen, src, key, "%s overlaps %s "
 				    "%s; volumes must live apart from volwarden's "
 				    "own directories", r, ownkey[o], own[o]);
+			}
+		}
+	}
+	/* A loop driver's mount directory holds nothing but its mounts: it
+	 * may not overlap any driver's root, allowed roots or mount
+	 * directory (an image or source inside it would be hidden by a
+	 * mount, and a mount inside a root could be deleted as a volume). */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const char *m = cfg->drivers[i].mount_dir;
+
+		if (m == NULL)
+			continue;
+		for (size_t j = 0; j < cfg->ndrivers; j++) {
+			const struct vw_driver *b = &cfg->drivers[j];
+
+			for (size_t k = 0; k <= b->nallowed + 1; k++) {
+				const char *r = k == 0 ? b->root : k <= b->nallowed ?
+				    b->allowed_roots[k - 1] : b->mount_dir;
+
+				if (r == NULL || (j == i && k == b->nallowed + 1))
+					continue;
+				if (strcmp(r, m) != 0 && vw_path_beneath(r, m) == NULL &&
+				    vw_path_beneath(m, r) == NULL)
+					continue;
+				snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
+				return keyerr(err, errlen, src, key, "%s overlaps %s "
+				    "of driver %s; give each loop driver a mount "
+				    "directory of its own, apart from every root",
+				    m, r, b->name);
 			}
 		}
 	}
@@ -846,8 +934,15 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 				fputs(", ", fp);
 			print_json_string(fp, d->allowed_roots[j]);
 		}
-		fprintf(fp, "], \"on_remove\": \"%s\"}",
+		fprintf(fp, "], \"on_remove\": \"%s\"",
 		    vw_on_remove_name(d->on_remove));
+		if (d->backend == VW_BACKEND_LOOP) {
+			fprintf(fp, ", \"default_size\": \"%llu\", \"fs\": \"%s\", "
+			    "\"mount_dir\": ", (unsigned long long)d->default_size,
+			    vw_fs_name(d->fs));
+			print_json_string(fp, d->mount_dir);
+		}
+		fputc('}', fp);
 	}
 	fputs("\n  ]\n}\n", fp);
 }

@@ -19,6 +19,7 @@
 enum vw_backend_type {
 	VW_BACKEND_DIR,
 	VW_BACKEND_BTRFS,
+	VW_BACKEND_LOOP,	/* image files on loop devices (backends/loop.c) */
 };
 
 /* What Remove does with the data (driver key "on_remove"). */
@@ -39,7 +40,17 @@ struct vw_driver {
 	char			**allowed_roots;	/* absolute, normalised */
 	size_t			 nallowed;
 	enum vw_on_remove	 on_remove;
+	/* loop only (zero/NULL for other backends): */
+	uint64_t		 default_size;	/* bytes, for Creates without "size" */
+	uint32_t		 fs;		/* enum vw_fs: for Creates without "fs" */
+	char			*mount_dir;	/* absolute, normalised: volumes are
+						 * mounted at MOUNT_DIR/NAME */
 };
+
+/* Defaults of the loop driver keys (doc/volwarden.json.5).  The mount
+ * directory default is VW_DEFAULT_LOOP_MOUNT_BASE/DRIVER. */
+#define VW_DEFAULT_LOOP_SIZE		(10ULL << 30)
+#define VW_DEFAULT_LOOP_MOUNT_BASE	"/run/volwarden/loop"
 
 /* The whole configuration. */
 struct vw_config {

@@ -13,7 +13,8 @@
 /* Backends, as bits, for the schema's "accepted by" column. */
 #define B_DIR		(1u << VW_BACKEND_DIR)
 #define B_BTRFS		(1u << VW_BACKEND_BTRFS)
-#define B_ALL		(B_DIR | B_BTRFS)
+#define B_LOOP		(1u << VW_BACKEND_LOOP)
+#define B_ALL		(B_DIR | B_BTRFS | B_LOOP)
 
 typedef int (*opt_parse_fn)(const char *v, size_t len,
     struct vw_volume_opts *o, char *err, size_t errlen);
@@ -28,6 +29,9 @@ static int parse_nocow(const char *, size_t, struct vw_volume_opts *, char *, si
 static int parse_compression(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_snapshot_every(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_snapshot_keep(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_fs(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_source(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_image(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 
 /*
  * The schema.  The order is the order of "valid options are ..." lists.
@@ -40,7 +44,10 @@ static const struct opt_def {
 	opt_parse_fn	 parse;
 } schema[] = {
 	{ "mountpoint",	 VW_OPT_MOUNTPOINT,  B_DIR,   parse_mountpoint },	/* dir.c:locate */
-	{ "size",	 VW_OPT_SIZE,	     B_BTRFS, parse_size },		/* btrfs.c:set_limit */
+	{ "size",	 VW_OPT_SIZE,	     B_BTRFS | B_LOOP, parse_size },	/* btrfs.c:set_limit, loop.c:loop_create */
+	{ "fs",		 VW_OPT_FS,	     B_LOOP,  parse_fs },		/* loop.c:loop_create */
+	{ "source",	 VW_OPT_SOURCE,	     B_LOOP,  parse_source },		/* loop.c:make_erofs */
+	{ "image",	 VW_OPT_IMAGE,	     B_LOOP,  parse_image },		/* loop.c:adopt_image */
 	{ "from",	 VW_OPT_FROM,	     B_BTRFS, parse_from },		/* btrfs.c:make_subvolume */
 	{ "nocow",	 VW_OPT_NOCOW,	     B_BTRFS, parse_nocow },		/* btrfs.c:set_attrs */
 	{ "compression", VW_OPT_COMPRESSION, B_BTRFS, parse_compression },	/* btrfs.c:set_attrs */
@@ -59,7 +66,8 @@ static const char *const compression_names[] = { "none", "zstd", "lzo", "zlib" }
 static const char *
 be_name(enum vw_backend_type be)
 {
-	return be == VW_BACKEND_BTRFS ? "btrfs" : "dir";
+	return be == VW_BACKEND_BTRFS ? "btrfs" : be == VW_BACKEND_LOOP ?
+	    "loop" : "dir";
 }
 
 /* Show at most 32 bytes of a user's value in a message. */
@@ -131,25 +139,73 @@ bad:
 	return -1;
 }
 
+/* The path option (dir's mountpoint, loop's source and image): one
+ * field, normalised; absolute is what the backend requires of source
+ * and image (they are read from under the allowed roots). */
 static int
-parse_mountpoint(const char *v, size_t len, struct vw_volume_opts *o,
-    char *err, size_t errlen)
+parse_path(const char *what, int absolute, const char *v, size_t len,
+    struct vw_volume_opts *o, char *err, size_t errlen)
 {
 	char tmp[VW_PATH_MAX], why[256];
 
 	if (len >= sizeof(tmp)) {
-		snprintf(err, errlen, "option mountpoint: the path is longer "
-		    "than %d bytes", VW_PATH_MAX - 1);
+		snprintf(err, errlen, "option %s: the path is longer "
+		    "than %d bytes", what, VW_PATH_MAX - 1);
 		return -1;
 	}
 	memcpy(tmp, v, len);
 	tmp[len] = '\0';
 	if (vw_mountpoint_normalize(tmp, o->mountpoint, sizeof(o->mountpoint),
 	    why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "option mountpoint: %s", why);
+		snprintf(err, errlen, "option %s: %s", what, why);
+		return -1;
+	}
+	if (absolute && o->mountpoint[0] != '/') {
+		memset(o->mountpoint, 0, sizeof(o->mountpoint));
+		snprintf(err, errlen, "option %s: expected an absolute path below "
+		    "one of the driver's allowed roots, got \"%.*s\"", what,
+		    SHOWN(len), v);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+parse_mountpoint(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("mountpoint", 0, v, len, o, err, errlen);
+}
+
+static int
+parse_source(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("source", 1, v, len, o, err, errlen);
+}
+
+static int
+parse_image(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("image", 1, v, len, o, err, errlen);
+}
+
+static int
+parse_fs(const char *v, size_t len, struct vw_volume_opts *o, char *err,
+    size_t errlen)
+{
+	char tmp[8];
+
+	if (len < sizeof(tmp)) {
+		memcpy(tmp, v, len);
+		tmp[len] = '\0';
+		if ((o->fs = vw_fs_parse(tmp)) != VW_FS_NONE)
+			return 0;
+	}
+	snprintf(err, errlen, "option fs: expected ext4, xfs or erofs, got "
+	    "\"%.*s\"", SHOWN(len), v);
+	return -1;
 }
 
 int
@@ -354,6 +410,28 @@ vw_fs_name(uint32_t fs)
 	return fs < sizeof(names) / sizeof(names[0]) ? names[fs] : "unknown";
 }
 
+uint32_t
+vw_fs_parse(const char *name)
+{
+	for (uint32_t i = VW_FS_EXT4; i <= VW_FS_EROFS; i++)
+		if (strcmp(name, vw_fs_name(i)) == 0)
+			return i;
+	return VW_FS_NONE;
+}
+
+uint64_t
+vw_fs_min_size(uint32_t fs)
+{
+	switch (fs) {
+	case VW_FS_XFS:
+		return 300ULL << 20;	/* mkfs.xfs: "must be larger than 300MB" */
+	case VW_FS_EROFS:
+		return 0;
+	default:
+		return VW_SIZE_MIN;
+	}
+}
+
 const char *
 vw_compression_name(uint32_t c)
 {
@@ -376,8 +454,8 @@ vw_opt_mask(enum vw_backend_type be)
 const char *
 vw_opt_names_for(enum vw_backend_type be)
 {
-	static char names[2][128];
-	char *buf = names[be == VW_BACKEND_BTRFS];
+	static char names[3][128];
+	char *buf = names[be == VW_BACKEND_BTRFS ? 1 : be == VW_BACKEND_LOOP ? 2 : 0];
 	size_t n = 0;
 
 	if (buf[0] != '\0')
@@ -437,6 +515,48 @@ vw_opt_parse(const char *key, size_t keylen, const char *value,
 	    valuelen, opts, err, errlen);
 }
 
+/*
+ * The loop backend's rules: erofs is built from a source directory or
+ * adopted from an image, and nothing else takes those; its size follows
+ * its content and its owners are the source's (it is read-only).  The
+ * fs is the volume's (given, or the driver's default that the frontend
+ * filled in).
+ */
+static int
+vw_loop_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
+{
+	uint32_t f = opts->flags;
+	int erofs = (f & VW_OPT_FS) && opts->fs == VW_FS_EROFS;
+
+	if (erofs && !(f & (VW_OPT_SOURCE | VW_OPT_IMAGE))) {
+		snprintf(err, errlen, "fs=erofs makes a read-only volume from "
+		    "a directory or an image: add -o source=DIR or -o image=FILE "
+		    "(below an allowed root)");
+		return -1;
+	}
+	if (!erofs && (f & (VW_OPT_SOURCE | VW_OPT_IMAGE))) {
+		snprintf(err, errlen, "options source and image make read-only "
+		    "EROFS volumes: add -o fs=erofs");
+		return -1;
+	}
+	if (erofs && (f & (VW_OPT_SIZE | VW_OPT_UID | VW_OPT_GID | VW_OPT_MODE))) {
+		snprintf(err, errlen, "an erofs volume is read-only: its size "
+		    "follows its content and its owners and modes are the "
+		    "source's, so size, uid, gid and mode do not apply");
+		return -1;
+	}
+	if ((f & VW_OPT_SIZE) && (f & VW_OPT_FS) &&
+	    opts->size < vw_fs_min_size(opts->fs)) {
+		snprintf(err, errlen, "size %llu bytes is below the %s minimum "
+		    "of %llu MiB; use -o size=%lluM or more",
+		    (unsigned long long)opts->size, vw_fs_name(opts->fs),
+		    (unsigned long long)(vw_fs_min_size(opts->fs) >> 20),
+		    (unsigned long long)(vw_fs_min_size(opts->fs) >> 20));
+		return -1;
+	}
+	return 0;
+}
+
 int
 vw_opts_check_backend(enum vw_backend_type be,
     const struct vw_volume_opts *opts, char *err, size_t errlen)
@@ -481,6 +601,8 @@ vw_opts_check_backend(enum vw_backend_type be,
 		    "snapshot_every (such as 1h), or leave snapshot_keep out");
 		return -1;
 	}
+	if (be == VW_BACKEND_LOOP && vw_loop_opts_check(opts, err, errlen) < 0)
+		return -1;
 	if ((opts->flags & VW_OPT_NOCOW) && (opts->flags & VW_OPT_FROM)) {
 		snprintf(err, errlen, "options nocow and from cannot be combined: "
 		    "nocow only applies to an empty volume, and a clone starts "

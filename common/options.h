@@ -81,6 +81,12 @@ int vw_from_split(const char *from, char *vol, char *snap);
 
 /* "ext4", "xfs", "erofs" ("none" for 0). */
 const char *vw_fs_name(uint32_t fs);
+/* The enum vw_fs of a name ("ext4", "xfs", "erofs"), VW_FS_NONE if none. */
+uint32_t vw_fs_parse(const char *name);
+/* The smallest image, in bytes, that mkfs accepts for fs (xfs: 300 MiB
+ * since xfsprogs 5.19; ext4: VW_SIZE_MIN); 0 for erofs, whose size
+ * follows its content. */
+uint64_t vw_fs_min_size(uint32_t fs);
 /* "none", "zstd", "lzo", "zlib". */
 const char *vw_compression_name(uint32_t c);
 

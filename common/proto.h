@@ -2,7 +2,9 @@
  * The frontend <-> privhelper protocol.
  *
  * Every message is one SOCK_SEQPACKET datagram: a struct vw_msg_hdr followed
- * by exactly hdr.len bytes of payload, whose layout is fixed by the type.
+ * by hdr.len bytes of payload, whose layout is fixed by the type.  The
+ * payload's trailing zero bytes are not sent: the datagram ends at its
+ * last non-zero byte and the receiver zero-fills up to hdr.len.
  * Requests go frontend -> helper; each reply carries the request's type with
  * VW_MSG_REPLY set and the same id.  The frontend says *what* (a volume name
  * and validated options); the helper computes *where* from its own copy of
@@ -18,7 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VW_PROTO_VERSION	3
+#define VW_PROTO_VERSION	4
 
 /* Longest volume name: Docker's local driver has none, we cap at 255 bytes
  * (a file name component, NAME_MAX in <linux/limits.h>). */
@@ -42,7 +44,8 @@
 	X(VOLUME_SNAPSHOT_LIST,	   7)		\
 	X(VOLUME_SNAPSHOT_DELETE,  8)		\
 	X(VOLUME_SNAPSHOT_RESTORE, 9)		\
-	X(VOLUME_STATUS,	  10)
+	X(VOLUME_STATUS,	  10)		\
+	X(VOLUME_RESIZE,	  11)
 
 enum vw_msg_type {
 #define VW_MSG_ENUM(name, value) VW_MSG_##name = value,
@@ -137,7 +140,9 @@ struct vw_volume_opts {
 };
 _Static_assert(sizeof(struct vw_volume_opts) == 48 + VW_FROM_MAX + VW_PATH_MAX, "vw_volume_opts layout");
 
-/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT / STATUS request. */
+/* VOLUME_CREATE / REMOVE / MOUNT / UNMOUNT / STATUS / RESIZE request.
+ * RESIZE carries the volume's options with size (and VW_OPT_SIZE) set to
+ * the new size in bytes; it answers a vw_volume_reply like the others. */
 struct vw_volume_req {
 	char			name[VW_NAME_MAX + 1];	/* NUL-terminated */
 	struct vw_volume_opts	opts;			/* as given at Create */
@@ -240,8 +245,8 @@ _Static_assert(sizeof(struct vw_volume_req) >= sizeof(struct vw_volume_reply) &&
 const char *vw_msg_name(uint32_t type);
 
 /*
- * Send one message: header + len bytes of payload, and fd_to_pass (or -1)
- * as SCM_RIGHTS.  Returns 0, or -1 with errno set (EMSGSIZE if len is too
+ * Send one message: header + len bytes of payload (less its trailing
+ * zero bytes), and fd_to_pass (or -1) as SCM_RIGHTS.  Returns 0, or -1 with errno set (EMSGSIZE if len is too
  * large, or sendmsg's errno).  EINTR is retried.
  */
 int vw_msg_send(int sock, uint32_t type, uint64_t id, const void *payload,
@@ -252,8 +257,10 @@ int vw_msg_send(int sock, uint32_t type, uint64_t id, const void *payload,
  * oversized datagram shows up as MSG_TRUNC).  On success returns 1, fills
  * *hdr and points *payload into buf; *fd receives a passed descriptor or -1
  * (if fd is NULL any passed descriptor is closed and the message rejected).
+ * The payload is zero-filled from the bytes that arrived up to hdr->len.
  * Returns 0 on EOF.  Returns -1 with errno set on error: EAGAIN, EBADMSG
- * (truncated, short, or header length disagreeing with bytes read), or
+ * (truncated, short, more bytes than the header's length, a final zero
+ * byte that should not have been sent, a length the buffer cannot hold), or
  * recvmsg's errno.  Received descriptors carry O_CLOEXEC.
  */
 int vw_msg_recv(int sock, void *buf, size_t bufsize, struct vw_msg_hdr *hdr,

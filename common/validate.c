@@ -287,6 +287,17 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 	int n;
 
 	*allowed = (size_t)-1;
+	if (d->backend == VW_BACKEND_LOOP) {
+		/* Mounted at MOUNT_DIR/NAME; source and image are inputs. */
+		n = snprintf(out, outlen, "%s/%s", d->mount_dir, name);
+		if (n < 0 || (size_t)n >= outlen) {
+			snprintf(err, errlen, "the mount path under %s is too long",
+			    d->mount_dir);
+			return -1;
+		}
+		*rel = out + strlen(d->mount_dir) + 1;
+		return 0;
+	}
 	if ((o->flags & VW_OPT_MOUNTPOINT) && mp[0] == '/') {
 		size_t o2 = 0;
 

@@ -44,6 +44,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "common/config.h"
+#include "common/options.h"
 #include "common/privdrop.h"
 #include "common/proto.h"
 
@@ -82,6 +83,7 @@ usage(int code)
 	    "                    VOLUME SNAPSHOT\n"
 	    "       volwardenctl [--socket PATH] [--json] snapshot restore [--driver NAME]\n"
 	    "                    [--force] VOLUME SNAPSHOT\n"
+	    "       volwardenctl [--socket PATH] [--json] resize [--driver NAME] VOLUME SIZE\n"
 	    "       volwardenctl [--json] [--config FILE | --no-config] [config flags] check\n"
 	    "Without --socket, the admin socket is admin_socket of the\n"
 	    "configuration (%s if present, else %s).\n"
@@ -569,6 +571,42 @@ cmd_snapshot(const char *sock, const char *driver, const char *sub,
 	return 0;
 }
 
+/*
+ * resize VOLUME SIZE: POST /v1/volumes/VOLUME/resize {"size": SIZE}; the
+ * size is checked here too (K, M, G, T, P), so that a typo never reaches
+ * the daemon.
+ */
+static int
+cmd_resize(const char *sock, const char *driver, const char *volume,
+    const char *size)
+{
+	char target[1024], body[96], qs[300] = "";
+	uint64_t bytes;
+	yajl_val v;
+	int rc;
+
+	if (url_name("volume", volume) < 0)
+		return EXIT_ERROR;
+	if (vw_size_parse(size, strlen(size), &bytes) < 0) {
+		warnmsg("\"%s\" is not a size: use a whole number with K, M, G, "
+		    "T or P (powers of 1024), such as 512M or 2G", size);
+		return EXIT_USAGE;
+	}
+	if (driver != NULL)
+		snprintf(qs, sizeof(qs), "?driver=%s", driver);
+	snprintf(target, sizeof(target), "/v1/volumes/%s/resize%s", volume, qs);
+	snprintf(body, sizeof(body), "{\"size\":\"%llu\"}",
+	    (unsigned long long)bytes);
+	if ((rc = ask_method(sock, "POST", target, body, 0, NULL, &v)) != 0)
+		return rc;
+	if (!json_out)
+		printf("volume %s (driver %s): resized to %s (%llu bytes)\n",
+		    jstr(v, "volume"), jstr(v, "driver"), size,
+		    (unsigned long long)bytes);
+	yajl_tree_free(v);
+	return 0;
+}
+
 static void
 print_uptime(long long s)
 {
@@ -978,7 +1016,7 @@ check_caps(int btrfs)
 	    ml < sizeof(missing))
 		ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml,
 		    "%ssys_admin (the btrfs helper: subvolume deletion, "
-		    "qgroup limits)", ml ? ", " : "");
+		    "qgroup limits; the loop helper: mount)", ml ? ", " : "");
 	if (ml > 0)
 		report("fix", "capabilities", "the bounding set lacks %s; allow "
 		    "them (systemd: CapabilityBoundingSet=)", missing);
@@ -1103,6 +1141,14 @@ cmd_check(const struct vw_overrides *ov)
 		if (d->backend == VW_BACKEND_BTRFS) {
 			btrfs = 1;
 			check_btrfs_root(check, d->root);
+		} else if (d->backend == VW_BACKEND_LOOP) {
+			btrfs = 1;	/* CAP_SYS_ADMIN too: mount(2) */
+			report(access("/dev/loop-control", R_OK | W_OK) == 0 ?
+			    "ok" : "fix", check, "backend loop needs "
+			    "/dev/loop-control (modprobe loop) and mkfs.ext4, "
+			    "mkfs.xfs, mkfs.erofs (e2fsprogs, xfsprogs, "
+			    "erofs-utils); images in %s, mounts in %s", d->root,
+			    d->mount_dir);
 		} else
 			report("ok", check, "backend %s can run here (it needs no "
 			    "kernel feature beyond directories)",
@@ -1226,6 +1272,19 @@ main(int argc, char *argv[])
 			return EXIT_UNREACH;
 		rc = cmd_snapshot(sock, driver, sub, argv[optind + 1],
 		    nargs == 2 ? argv[optind + 2] : NULL, force);
+		free(sock);
+		if (fflush(stdout) != 0) {
+			warnmsg("writing the output: %s", strerror(errno));
+			return EXIT_ERROR;
+		}
+		return rc;
+	}
+	if (strcmp(cmd, "resize") == 0) {
+		if (force || optind + 2 != argc)
+			usage(EXIT_USAGE);
+		if ((sock = admin_socket(sockopt, &ov)) == NULL)
+			return EXIT_UNREACH;
+		rc = cmd_resize(sock, driver, argv[optind], argv[optind + 1]);
 		free(sock);
 		if (fflush(stdout) != 0) {
 			warnmsg("writing the output: %s", strerror(errno));

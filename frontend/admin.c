@@ -451,7 +451,7 @@ api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 /* The API's paths, for routing and for the methods each allows. */
 enum route {
 	R_NONE, R_VOLUMES, R_VOLUME, R_SNAPS, R_SNAP, R_RESTORE, R_STATUS,
-	R_METRICS
+	R_METRICS, R_RESIZE
 };
 
 /* One snapshot call waiting for the helper: whom to answer, and about
@@ -768,6 +768,99 @@ api_snapshot(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 	}
 }
 
+/* ------------------------------------------------------------- resize */
+
+/* A resize waiting for the helper. */
+struct resize_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 volume[VW_NAME_MAX + 1];
+	uint64_t		 size;
+};
+
+static void
+resize_done(void *arg, int err, const char *msg)
+{
+	struct resize_call *rc = arg;
+	yajl_gen g;
+
+	if (err != 0) {
+		reply_error(rc->req, snap_status(err), "%s", msg);
+		free(rc);
+		return;
+	}
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		reply_error(rc->req, 500, "out of memory");
+		free(rc);
+		return;
+	}
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"driver", 6);
+	yajl_gen_string(g, (const unsigned char *)rc->drv->d->name,
+	    strlen(rc->drv->d->name));
+	yajl_gen_string(g, (const unsigned char *)"volume", 6);
+	yajl_gen_string(g, (const unsigned char *)rc->volume, strlen(rc->volume));
+	yajl_gen_string(g, (const unsigned char *)"size", 4);
+	yajl_gen_integer(g, (long long)rc->size);
+	yajl_gen_map_close(g);
+	reply_gen(rc->req, g);	/* frees g */
+	free(rc);
+}
+
+/* POST /v1/volumes/NAME/resize {"size": "2G"}: grow a loop volume. */
+static void
+api_resize(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
+    const char *name)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in);
+	char body[ADMIN_MAX_BODY + 1], perr[256];
+	struct resize_call *rc;
+	struct vw_volume *v;
+	struct vw_drv *drv;
+	yajl_val top = NULL, sv = NULL;
+	uint64_t size;
+
+	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
+		return;
+	if (blen > ADMIN_MAX_BODY ||
+	    evbuffer_copyout(in, body, blen) != (ev_ssize_t)blen) {
+		reply_error(req, 400, "cannot read the request body");
+		return;
+	}
+	body[blen] = '\0';
+	if (memchr(body, '\0', blen) == NULL &&
+	    (top = yajl_tree_parse(body, perr, sizeof(perr))) != NULL &&
+	    YAJL_IS_OBJECT(top) && top->u.object.len == 1 &&
+	    strcmp(top->u.object.keys[0], "size") == 0)
+		sv = top->u.object.values[0];
+	if (sv == NULL || !YAJL_IS_STRING(sv) ||
+	    vw_size_parse(sv->u.string, strlen(sv->u.string), &size) < 0) {
+		reply_error(req, 400, "the body must be {\"size\": SIZE} with a "
+		    "size such as \"512M\" or \"2G\" (K, M, G, T, P: powers of "
+		    "1024)");
+		yajl_tree_free(top);
+		return;
+	}
+	yajl_tree_free(top);
+	if ((rc = calloc(1, sizeof(*rc))) == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	rc->req = req;
+	rc->drv = drv;
+	rc->size = size;
+	snprintf(rc->volume, sizeof(rc->volume), "%s", name);
+	log_info("admin: resize volume %s (driver %s) to %llu bytes", name,
+	    drv->d->name, (unsigned long long)size);
+	/* resize_done may run before this returns: rc is not touched
+	 * after it. */
+	if (fe_volume_resize(drv, name, size, resize_done, rc) < 0) {
+		reply_error(req, 500, "out of memory");
+		free(rc);
+	}
+}
+
 /* The names of the capabilities in mask, as libcap-ng spells them. */
 static void
 gen_cap_names(yajl_gen g, uint64_t mask)
@@ -978,6 +1071,7 @@ static const struct {
 	[R_RESTORE] =	{ EVHTTP_REQ_POST, "POST" },
 	[R_STATUS] =	{ EVHTTP_REQ_GET, "GET" },
 	[R_METRICS] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_RESIZE] =	{ EVHTTP_REQ_POST, "POST" },
 };
 
 /*
@@ -1008,6 +1102,10 @@ route_of(const char *path, char *buf, size_t len, char **name, char **snap)
 		if ((p = strchr(p, '/')) == NULL)
 			break;
 		*p++ = '\0';
+	}
+	if (n == 2 && strcmp(parts[1], "resize") == 0) {
+		*name = parts[0];
+		return R_RESIZE;
 	}
 	if ((n >= 2 && strcmp(parts[1], "snapshots") != 0) ||
 	    (n == 4 && strcmp(parts[3], "restore") != 0))
@@ -1060,8 +1158,8 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "unknown path %.100s: the admin API has "
 		    "/v1/volumes, /v1/volumes/NAME, /v1/volumes/NAME/snapshots, "
 		    "/v1/volumes/NAME/snapshots/SNAP, "
-		    "/v1/volumes/NAME/snapshots/SNAP/restore, /v1/status and "
-		    "/metrics", path);
+		    "/v1/volumes/NAME/snapshots/SNAP/restore, "
+		    "/v1/volumes/NAME/resize, /v1/status and /metrics", path);
 		return;
 	}
 	/* Names need no percent-encoding; any '%' or other byte outside the
@@ -1104,6 +1202,9 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		break;
 	case R_STATUS:
 		api_status(req, fe);
+		break;
+	case R_RESIZE:
+		api_resize(req, fe, drv, name);
 		break;
 	default:
 		api_metrics(req, fe);

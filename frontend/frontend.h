@@ -230,8 +230,8 @@ enum vw_ep {
 };
 
 /* Helper operations timed by metrics: VOLUME_CREATE ..
- * VOLUME_STATUS (consecutive message types). */
-#define VW_HELPER_OPS		9
+ * VOLUME_RESIZE (consecutive message types). */
+#define VW_HELPER_OPS		10
 
 /* Upper bounds of the latency histograms' finite buckets (metrics.c). */
 #define VW_HIST_BUCKETS		19
@@ -442,7 +442,7 @@ void fe_sched_stop(struct vw_fe *fe);
 
 /* --------------------------------------------------------------- ops.c */
 enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,
-	VW_OP_SNAPSHOT };
+	VW_OP_SNAPSHOT, VW_OP_RESIZE };
 /* Run a state-changing request, serialised per volume name.  Takes
  * ownership of the decoded request; call is copied. */
 void fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
@@ -474,6 +474,16 @@ int fe_snapshot_delete(struct vw_drv *drv, const char *volume,
     const char *snap, fe_snap_cb cb, void *arg);
 int fe_snapshot_restore(struct vw_drv *drv, const char *volume,
     const char *snap, int force, fe_snap_cb cb, void *arg);
+/*
+ * Grow a loop volume to size bytes, for the admin API: serialised with
+ * the volume's other requests, then recorded (the volume's size option
+ * becomes size).  cb runs exactly once (maybe before this returns) with
+ * err 0, or a positive errno and a sentence naming the volume.  Returns
+ * 0, or -1 only if out of memory (cb is not called then).
+ */
+typedef void (*fe_resize_cb)(void *arg, int err, const char *msg);
+int fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
+    fe_resize_cb cb, void *arg);
 /* Apply a replayed record to the registries (store replay callback). */
 int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen);
@@ -547,6 +557,13 @@ void fe_metrics_helper(struct vw_drv *drv, uint32_t type, uint64_t ns);
  * (a struct evbuffer).  Returns 0, or -1 if out of memory. */
 struct evbuffer;
 int fe_metrics_render(struct vw_fe *fe, struct evbuffer *out);
+
+/* ---------------------------------------------------------- reconcile.c */
+/* Before serving: ask each loop driver's helper to mount every volume
+ * with mount references and to unmount every other (both idempotent),
+ * blocking.  A volume that fails is logged.  Returns 0, or -1 with a
+ * sentence in err if a helper does not answer properly. */
+int fe_reconcile(struct vw_fe *fe, char *err, size_t errlen);
 
 /* -------------------------------------------------------------- admin.c */
 /* Serve the admin API (GET /v1/volumes, /v1/volumes/NAME, /v1/status,

@@ -525,6 +525,9 @@ main(int argc, char *argv[])
 	if (vw_store_attach(fe.state, fe.base) < 0 ||
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
+	/* Mounting backends: what is mounted must match the counts. */
+	if (fe_reconcile(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (hc_attach(&fe.drv[i]) < 0)

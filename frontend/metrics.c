@@ -43,8 +43,9 @@ static const char *const bucket_le[VW_HIST_BUCKETS] = {
 static const char *const helper_ops[VW_HELPER_OPS] = {
 	"create", "remove", "mount", "unmount", "snapshot_create",
 	"snapshot_list", "snapshot_delete", "snapshot_restore", "status",
+	"resize",
 };
-_Static_assert(VW_MSG_VOLUME_STATUS - VW_MSG_VOLUME_CREATE + 1 ==
+_Static_assert(VW_MSG_VOLUME_RESIZE - VW_MSG_VOLUME_CREATE + 1 ==
     VW_HELPER_OPS, "helper_ops covers the volume message types");
 
 uint64_t

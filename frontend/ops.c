@@ -46,6 +46,9 @@ struct vw_op {
 	struct vw_snap_req	 snap;
 	fe_snap_cb		 snap_cb;
 	void			*snap_arg;
+	/* VW_OP_RESIZE: the admin API's callback (call.req is NULL). */
+	fe_resize_cb		 resize_cb;
+	void			*resize_arg;
 };
 
 static void op_run(struct vw_op *op);
@@ -54,7 +57,7 @@ static const char *
 kind_name(enum vw_op_kind k)
 {
 	static const char *const names[] = { "create", "remove", "mount",
-	    "unmount", "snapshot" };
+	    "unmount", "snapshot", "resize" };
 
 	return names[k];
 }
@@ -663,6 +666,152 @@ fe_snapshot_restore(struct vw_drv *drv, const char *volume, const char *snap,
 	    force ? VW_SNAP_FORCE : 0, 0, cb, arg);
 }
 
+/* ------------------------------------------------------------- resize */
+
+static void __attribute__((format(printf, 3, 4)))
+resize_answer(struct vw_op *op, int err, const char *fmt, ...)
+{
+	char msg[VW_ERRMSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	op->resize_cb(op->resize_arg, err, msg);
+}
+
+static void
+resize_committed(void *arg, int err)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+
+	if (err != 0)
+		resize_answer(op, err, "volume %s was grown but its new size could "
+		    "not be recorded in %s: %s; resize it again", op->dreq.name,
+		    drv->fe->cfg->state_dir, strerror(err));
+	else if (v == NULL || vw_registry_put(&drv->reg, op->dreq.name,
+	    v->created, &op->opts, op->path) == NULL)
+		fatalx("out of memory updating volume %s", op->dreq.name);
+	else {
+		fe_list_forget(drv);
+		log_info("driver %s: volume %s resized to %llu bytes",
+		    drv->d->name, op->dreq.name, (unsigned long long)op->opts.size);
+		resize_answer(op, 0, "volume %s resized", op->dreq.name);
+		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
+	}
+	op_finish(op);
+	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
+}
+
+static void
+resize_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	struct vw_record rec;
+
+	if (rep->err != 0) {
+		resize_answer(op, rep->err, "volume %s: %s", op->dreq.name, rep->msg);
+		op_finish(op);
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.type = VW_REC_VOLUME_PUT;
+	rec.driver = drv->d->name;
+	rec.name = op->dreq.name;
+	rec.created = v != NULL ? v->created : (int64_t)time(NULL);
+	rec.opts = &op->opts;
+	rec.path = op->path;
+	if (vw_store_append(drv->fe->state, &rec) < 0 ||
+	    vw_store_commit(drv->fe->state, resize_committed, op) < 0) {
+		resize_answer(op, ENOMEM, "volume %s: out of memory recording its "
+		    "new size; resize it again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+op_resize(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	uint64_t size = op->opts.size;
+	char err[512];
+
+	if (drv->d->backend != VW_BACKEND_LOOP) {
+		resize_answer(op, EOPNOTSUPP, "volume %s: driver %s (backend %s) "
+		    "cannot resize volumes; only loop volumes have a size to grow",
+		    op->dreq.name, drv->d->name, vw_backend_name(drv->d->backend));
+		op_finish(op);
+		return;
+	}
+	if (v == NULL) {
+		resize_answer(op, ENOENT, "volume %s does not exist in driver %s",
+		    op->dreq.name, drv->d->name);
+		op_finish(op);
+		return;
+	}
+	vw_volume_opts_of(v, &op->opts);
+	if (((op->opts.flags & VW_OPT_FS) ? op->opts.fs : drv->d->fs) ==
+	    VW_FS_EROFS) {
+		resize_answer(op, EOPNOTSUPP, "volume %s is a read-only EROFS "
+		    "image; its size follows its content", op->dreq.name);
+		op_finish(op);
+		return;
+	}
+	op->opts.flags |= VW_OPT_SIZE;
+	op->opts.size = size;
+	if (vw_opts_check_backend(drv->d->backend, &op->opts, err,
+	    sizeof(err)) < 0) {
+		resize_answer(op, EINVAL, "volume %s: %s", op->dreq.name, err);
+		op_finish(op);
+		return;
+	}
+	snprintf(op->path, sizeof(op->path), "%s", v->path);
+	if (hc_volume(drv, VW_MSG_VOLUME_RESIZE, op->dreq.name, &op->opts,
+	    resize_done, op) < 0) {
+		resize_answer(op, EAGAIN, "volume %s: the privileged helper did not "
+		    "accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+int
+fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
+    fe_resize_cb cb, void *arg)
+{
+	struct vw_op *op = calloc(1, sizeof(*op));
+	char why[256];
+
+	if (op == NULL)
+		return -1;
+	if (vw_name_valid(volume, strlen(volume), why, sizeof(why)) < 0) {
+		free(op);
+		cb(arg, EINVAL, why);
+		return 0;
+	}
+	if (size < VW_SIZE_MIN || size > VW_SIZE_MAX) {
+		free(op);
+		cb(arg, EINVAL, "the size must be from 1M to 1024P");
+		return 0;
+	}
+	op->drv = drv;
+	op->kind = VW_OP_RESIZE;
+	op->resize_cb = cb;
+	op->resize_arg = arg;
+	op->opts.size = size;
+	if ((op->dreq.name = strdup(volume)) == NULL) {
+		free(op);
+		return -1;
+	}
+	op->dreq.name_len = strlen(volume);
+	op_enqueue(op);
+	return 0;
+}
+
 static void
 op_run(struct vw_op *op)
 {
@@ -681,6 +830,9 @@ op_run(struct vw_op *op)
 		break;
 	case VW_OP_SNAPSHOT:
 		op_snapshot(op);
+		break;
+	case VW_OP_RESIZE:
+		op_resize(op);
 		break;
 	}
 }

@@ -43,6 +43,7 @@ static void ph_snapshot_list(struct ph *, uint64_t, const void *);
 static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
 static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
 static void ph_volume_status(struct ph *, uint64_t, const void *);
+static void ph_volume_resize(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -60,6 +61,7 @@ static const struct {
 	{ VW_MSG_VOLUME_SNAPSHOT_DELETE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_delete },
 	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
 	{ VW_MSG_VOLUME_STATUS,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_status },
+	{ VW_MSG_VOLUME_RESIZE,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_resize },
 };
 
 #define violation(type, len, ...) do {					\
@@ -80,7 +82,7 @@ send_reply(struct ph *ph, uint32_t type, uint64_t id, const void *p, size_t len)
 	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) == 0)
 		return;
 	if (errno == EPIPE || errno == ECONNRESET) {
-		log_debug("%s reply dropped: the frontend closed the channel",
+		log_info("the frontend went away before the %s reply; exiting",
 		    vw_msg_name(type));
 		ph->gone = 1;
 		return;
@@ -312,6 +314,30 @@ ph_volume_status(struct ph *ph, uint64_t id, const void *payload)
 	send_reply(ph, VW_MSG_VOLUME_STATUS, id, rep, sizeof(*rep));
 	free(req);
 	free(rep);
+}
+
+/* A backend without the op refuses it with a sentence (not a protocol
+ * violation: the frontend cannot know every backend's abilities). */
+static int
+resize_unsupported(const struct vw_backend_ctx *ctx,
+    const struct vw_volume_req *req, struct vw_volume_reply *rep)
+{
+	snprintf(rep->msg, sizeof(rep->msg), "volume %s: driver %s (backend "
+	    "%s) cannot resize volumes; use a loop driver", req->name,
+	    ctx->driver->name, vw_backend_name(ctx->driver->backend));
+	return EOPNOTSUPP;
+}
+
+/* VOLUME_RESIZE: the new size must be given (validated as a size). */
+static void
+ph_volume_resize(struct ph *ph, uint64_t id, const void *p)
+{
+	const struct vw_volume_req *req = p;
+
+	if (!(req->opts.flags & VW_OPT_SIZE))
+		violation(VW_MSG_VOLUME_RESIZE, sizeof(*req), "no size");
+	volume_op(ph, VW_MSG_VOLUME_RESIZE, id, p, ph->be->resize != NULL ?
+	    ph->be->resize : resize_unsupported);
 }
 
 static void

@@ -218,6 +218,7 @@ main(int argc, char *argv[])
 	if (be == NULL)
 		fatalx("backend %s is not available", vw_backend_name(ctx.driver->backend));
 	ctx.aux_fd = -1;
+	ctx.user = cfg.user;
 	ctx.root_fd = open_root(ctx.driver->root, 0711, "driver root");
 	ctx.allowed_fds = calloc(ctx.driver->nallowed + 1, sizeof(int));
 	if (ctx.allowed_fds == NULL)

@@ -5,14 +5,16 @@
 #     (systemd: systemd-socket-activate and systemd-analyze for
 #     t/integ/socket-activation-t.sh; util-linux, always installed,
 #     has the setpriv that t/integ/ctl-t.sh uses)
+# The loop backend runs mkfs.ext4, mkfs.xfs, mkfs.erofs and resize2fs at
+# run time: e2fsprogs, xfsprogs and erofs-utils are run dependencies.
 set -eu
 
 pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
 libcap-ng-dev libseccomp-dev zlib1g-dev libbtrfsutil-dev libglusterfs-dev
-ca-certificates"
+ca-certificates e2fsprogs xfsprogs erofs-utils"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs curl jq docker.io busybox-static clang python3 systemd
-btrfs-progs e2fsprogs"
+btrfs-progs e2fsprogs xfsprogs erofs-utils"
 fi
 
 missing=""

@@ -89,6 +89,10 @@ vw_stop() {
 	wait "$VW_PID"
 	status=$?
 	VW_PID=
+	if [ "$status" -ne 0 ]; then
+		diag "volwarden exited with status $status; its log ends:"
+		diag "$(grep -v ': debug: ' "$VW_LOG" | tail -5)"
+	fi
 	return $status
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/proto.h"
 #include "t/lib/tap.h"
 
 static const char *
@@ -48,15 +49,39 @@ main(void)
 	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
-	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove",
+	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, and for backend loop default_size, fs, mount_dir",
 	    "unknown driver key");
+	is_string(parse_err(DRV(",\"fs\":\"xfs\"")),
+	    "t.json: key drivers[0]: default_size, fs and mount_dir are keys of backend \"loop\" only",
+	    "loop keys refused for a dir driver");
+	{
+		struct vw_config c;
+		char e[512];
+
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\",\"fs\":\"xfs\",\"default_size\":"
+		    "\"100M\"}]}", "t.json", e, sizeof(e)) < 0 &&
+		    strcmp(e, "t.json: key drivers[0].default_size: xfs needs at "
+		    "least 300 MiB; raise default_size") == 0,
+		    "loop: a default_size below the fs minimum is refused");
+		vw_config_free(&c);
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\"}]}", "t.json", e, sizeof(e)) == 0 &&
+		    c.drivers[0].fs == VW_FS_EXT4 &&
+		    c.drivers[0].default_size == (10ULL << 30) &&
+		    strcmp(c.drivers[0].mount_dir, "/run/volwarden/loop/vl") == 0,
+		    "loop: defaults ext4, 10G, /run/volwarden/loop/NAME");
+		vw_config_free(&c);
+	}
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"rel\"}]}"),
 	    "t.json: key drivers[0].root: must be an absolute path, got \"rel\"",
 	    "relative root");
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"zfs\",\"root\":\"/v\"}]}"),
 	    VW_BTRFS_BUILT ?
-	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir, btrfs" :
-	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir",
+	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir, btrfs, loop" :
+	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir, loop",
 	    "backend not built");
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\"}]}"),
 	    VW_BTRFS_BUILT ? "(accepted)" :
@@ -64,7 +89,7 @@ main(void)
 	    "backend btrfs: accepted with libbtrfsutil, else refused with advice");
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\",\"allowed_roots\":[\"/srv\"]}]}"),
 	    VW_BTRFS_BUILT ?
-	    "t.json: key drivers[0].allowed_roots: only the dir backend places volumes under allowed roots; a btrfs volume always lives under the driver root /v" :
+	    "t.json: key drivers[0].allowed_roots: only the dir backend places volumes under allowed roots (and loop reads sources and images there); a btrfs volume always lives under the driver root /v" :
 	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available: this volwarden was built without libbtrfsutil; install libbtrfsutil-dev and rebuild (./configure --with-btrfs), or use backend \"dir\"",
 	    "allowed_roots refused for btrfs");
 	is_string(parse_err(DRV(",\"root\":\"/w\"")),
