@@ -50,7 +50,10 @@ vw_start() {
 	"$VOLWARDEN" --foreground --debug --admin-socket "$VW_ADMIN" "$@" \
 	    >>"$VW_LOG" 2>&1 &
 	VW_PID=$!
-	cleanup_fn "kill -9 $VW_PID"
+	# Only while it is still ours: vw_stop clears VW_PID, and pid_max may
+	# be small enough (32768) that another test's process gets the pid
+	# of one stopped long before this test exits.
+	cleanup_fn "[ \"\${VW_PID:-}\" = $VW_PID ] && kill -9 $VW_PID"
 	for i in $(seq 1 300); do
 		if ! kill -0 "$VW_PID" 2>/dev/null; then
 			diag "volwarden exited during start-up:"
