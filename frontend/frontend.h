@@ -327,6 +327,9 @@ struct vw_fe {
 	int			 admin_accept_paused_logged;
 	int			 notify_fd;	/* $NOTIFY_SOCKET, or -1 */
 	struct vw_sched		*sched;		/* snapshot schedule (schedule.c) */
+	int			 stopping;	/* SIGTERM: finishing what is in flight */
+	uint64_t		 stop_deadline_ns;	/* CLOCK_MONOTONIC */
+	struct event		*drain_timer;
 };
 
 /* ---------------------------------------------------------- sockets.c */

@@ -467,6 +467,8 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->fe->stopping)
+		return;		/* no new check while the daemon stops */
 	for (size_t i = 0; i < s->fe->ndrv; i++) {
 		struct sched_drv *d = &s->d[i];
 

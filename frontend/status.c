@@ -67,7 +67,7 @@ fe_status_refresh(struct vw_drv *drv, struct vw_volume *v)
 	struct status_arg *sa;
 	size_t nl;
 
-	if (!has_status(drv))
+	if (!has_status(drv) || drv->fe->stopping)
 		return;
 	if ((x = vw_volume_ext(v)) == NULL ||
 	    (x->status == NULL && (x->status = calloc(1,
