@@ -28,6 +28,8 @@ static int parse_size(const char *, size_t, struct vw_volume_opts *, char *, siz
 static int parse_from(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_nocow(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_compression(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_snapshot_every(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_snapshot_keep(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_fs(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_source(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_image(const char *, size_t, struct vw_volume_opts *, char *, size_t);
@@ -53,6 +55,8 @@ static const struct opt_def {
 	{ "uid",	 VW_OPT_UID,	     B_ALL,   parse_uid },
 	{ "gid",	 VW_OPT_GID,	     B_ALL,   parse_gid },
 	{ "mode",	 VW_OPT_MODE,	     B_ALL,   parse_mode },
+	{ "snapshot_every", VW_OPT_SNAPSHOT_EVERY, B_BTRFS, parse_snapshot_every },	/* frontend/schedule.c */
+	{ "snapshot_keep", VW_OPT_SNAPSHOT_KEEP, B_BTRFS, parse_snapshot_keep },	/* frontend/schedule.c */
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -328,6 +332,77 @@ parse_compression(const char *v, size_t len, struct vw_volume_opts *o,
 	return -1;
 }
 
+int
+vw_duration_parse(const char *v, size_t len, uint64_t *out)
+{
+	char buf[32], *end;
+	unsigned long long n, mul = 1;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '9')
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoull(buf, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 's': mul = 1; end++; break;
+	case 'm': mul = 60; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'd': mul = 86400; end++; break;
+	case 'w': mul = 7 * 86400; end++; break;
+	default: return -1;
+	}
+	if (*end != '\0' || n > VW_SNAPSHOT_EVERY_MAX / mul)
+		return -1;
+	n *= mul;
+	if (n < VW_SNAPSHOT_EVERY_MIN)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+parse_snapshot_every(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	if (vw_duration_parse(v, len, &o->snapshot_every) < 0) {
+		snprintf(err, errlen, "option snapshot_every: expected a whole "
+		    "number with a unit s, m, h, d or w (seconds if none), from "
+		    "%us to %ud, such as 30m or 1h; got \"%.*s\"",
+		    VW_SNAPSHOT_EVERY_MIN, VW_SNAPSHOT_EVERY_MAX / 86400,
+		    SHOWN(len), v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_snapshot_keep(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	char buf[8], *end;
+	unsigned long n;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '1' || v[0] > '9')
+		goto bad;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoul(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > VW_SNAPSHOT_KEEP_MAX)
+		goto bad;
+	o->snapshot_keep = (uint32_t)n;
+	return 0;
+bad:
+	snprintf(err, errlen, "option snapshot_keep: expected the number of "
+	    "scheduled snapshots to keep, from 1 to %u; got \"%.*s\"",
+	    VW_SNAPSHOT_KEEP_MAX, SHOWN(len), v);
+	return -1;
+}
+
 const char *
 vw_fs_name(uint32_t fs)
 {
@@ -507,6 +582,24 @@ vw_opts_check_backend(enum vw_backend_type be,
 		snprintf(err, errlen, "options nocow and compression=%s cannot "
 		    "be combined: btrfs does not compress files written without "
 		    "copy-on-write; choose one", vw_compression_name(opts->compression));
+		return -1;
+	}
+	/* The helper's check of received requests and of replayed state. */
+	if (((opts->flags & VW_OPT_SNAPSHOT_EVERY) &&
+	    (opts->snapshot_every < VW_SNAPSHOT_EVERY_MIN ||
+	    opts->snapshot_every > VW_SNAPSHOT_EVERY_MAX)) ||
+	    ((opts->flags & VW_OPT_SNAPSHOT_KEEP) &&
+	    (opts->snapshot_keep < 1 ||
+	    opts->snapshot_keep > VW_SNAPSHOT_KEEP_MAX))) {
+		snprintf(err, errlen, "snapshot_every or snapshot_keep out of "
+		    "range");
+		return -1;
+	}
+	if ((opts->flags & VW_OPT_SNAPSHOT_KEEP) &&
+	    !(opts->flags & VW_OPT_SNAPSHOT_EVERY)) {
+		snprintf(err, errlen, "option snapshot_keep needs snapshot_every: "
+		    "it is the number of scheduled snapshots to keep; add "
+		    "snapshot_every (such as 1h), or leave snapshot_keep out");
 		return -1;
 	}
 	if (be == VW_BACKEND_LOOP && vw_loop_opts_check(opts, err, errlen) < 0)

@@ -457,6 +457,12 @@ cmd_inspect(const char *sock, const char *driver, const char *name)
 		printf("options:     ");
 		print_options(jget(v, "options", yajl_t_object));
 		putchar('\n');
+		/* Backends other than dir: what the backend reports. */
+		if (jget(v, "status", yajl_t_object) != NULL) {
+			printf("status:      ");
+			print_options(jget(v, "status", yajl_t_object));
+			putchar('\n');
+		}
 		ids = jget(v, "mount_ids", yajl_t_array);
 		for (size_t i = 0; ids != NULL && i < ids->u.array.len; i++)
 			printf("mount ID:    %s (%lld)\n",

@@ -3,7 +3,8 @@
  * mode 0600, owner root, bound by the root start-up).
  *
  *	GET /v1/volumes[?driver=D]	every volume, sorted by driver and name
- *	GET /v1/volumes/NAME[?driver=D]	one volume, with its mount IDs
+ *	GET /v1/volumes/NAME[?driver=D]	one volume, with its mount IDs and
+ *					its backend's status (btrfs)
  *	GET /v1/status			frontend, drivers and helpers
  *	GET /metrics			Prometheus text (metrics.c)
  *	POST /v1/volumes?driver=D	register (create) a volume in driver D,
@@ -19,7 +20,9 @@
  *						restore NAME from SNAP
  *
  * Replies are JSON (except /metrics); errors are {"error": "..."} with an
- * HTTP status.  The GETs are answered from memory.  The snapshot calls go
+ * HTTP status.  The GETs are answered from memory, except that one
+ * volume's waits up to ADMIN_STATUS_WAIT_MS for its backend's status
+ * (status.c: fe_status_fetch).  The snapshot calls go
  * through fe_snapshot_* (ops.c): serialised with the volume's Docker
  * requests, answered when the helper has acted.
  *
@@ -200,7 +203,36 @@ gen_options(yajl_gen g, const struct vw_volume *v)
 	yajl_gen_map_close(g);
 }
 
-/* One volume; with detail, its mount IDs and their counts too. */
+/* The Status map's backend part for the admin API: what the backend last
+ * said about v (the cache of status.c) and the schedule's facts. */
+static void
+gen_backend_status(yajl_gen g, const struct vw_volume *v)
+{
+	const struct vw_status_cache *sc = v->ext != NULL ? v->ext->status : NULL;
+	char ts[32];
+
+	yajl_gen_map_open(g);
+	if (sc != NULL && sc->at_ns != 0) {
+		uint64_t age = (fe_now_ns() - sc->at_ns) / 1000000000u;
+
+		for (uint32_t i = 0; i < sc->rep.count; i++) {
+			GSTR(g, sc->rep.entries[i].key);
+			GSTR(g, sc->rep.entries[i].value);
+		}
+		if (sc->err != 0) {
+			GSTR(g, "status_error");
+			GSTR(g, sc->rep.msg);
+		}
+		fe_rfc3339((int64_t)time(NULL) - (int64_t)age, ts, sizeof(ts));
+		GSTR(g, "status_at");
+		GSTR(g, ts);
+	}
+	fe_sched_status(v, gen_opt, g);
+	yajl_gen_map_close(g);
+}
+
+/* One volume; with detail, its mount IDs and their counts, and for
+ * backends that report any, their status too. */
 static void
 gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
     int detail)
@@ -235,6 +267,10 @@ gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);
+		if (drv->d->backend != VW_BACKEND_DIR) {
+			GSTR(g, "status");
+			gen_backend_status(g, v);
+		}
 	}
 	yajl_gen_map_close(g);
 }
@@ -351,23 +387,65 @@ find_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 	return found;
 }
 
-/* GET /v1/volumes/NAME */
+/* Longest wait for a backend's fresh status (milliseconds); after it the
+ * last known one is shown, with its time (status_at). */
+#define ADMIN_STATUS_WAIT_MS	3000
+
+/* A GET /v1/volumes/NAME waiting for the backend's status. */
+struct volume_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 name[VW_NAME_MAX + 1];
+};
+
+static void
+volume_answer(void *arg, int fresh)
+{
+	struct volume_call *vc = arg;
+	struct vw_volume *v = vw_registry_get(&vc->drv->reg, vc->name);
+	yajl_gen g;
+
+	if (!fresh)
+		log_debug("admin: volume %s: no fresh status within %d ms",
+		    vc->name, ADMIN_STATUS_WAIT_MS);
+	if (v == NULL)
+		reply_error(vc->req, 404, "volume %s does not exist in driver %s",
+		    vc->name, vc->drv->d->name);
+	else if ((g = yajl_gen_alloc(NULL)) == NULL)
+		reply_error(vc->req, 500, "out of memory");
+	else {
+		gen_volume(g, vc->drv, v, 1);
+		reply_gen(vc->req, g);
+	}
+	free(vc);
+}
+
+/* GET /v1/volumes/NAME: with the backend's status, as fresh as the
+ * helper answers within ADMIN_STATUS_WAIT_MS (the admin API may wait;
+ * Docker's Get may not). */
 static void
 api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
     const char *name)
 {
+	struct volume_call *vc;
 	struct vw_volume *v;
 	struct vw_drv *drv;
-	yajl_gen g;
 
 	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
 		return;
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+	if ((vc = calloc(1, sizeof(*vc))) == NULL) {
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	gen_volume(g, drv, v, 1);
-	reply_gen(req, g);
+	vc->req = req;
+	vc->drv = drv;
+	snprintf(vc->name, sizeof(vc->name), "%s", name);
+	/* volume_answer may run before this returns. */
+	if (fe_status_fetch(drv, v, ADMIN_STATUS_WAIT_MS, volume_answer,
+	    vc) < 0) {
+		reply_error(req, 500, "out of memory");
+		free(vc);
+	}
 }
 
 /* ------------------------------------------------------------- create */
@@ -730,6 +808,16 @@ create_name(struct evhttp_request *req, char *snap, size_t len)
 	if (s != NULL && vw_name_valid(s, strlen(s), why, sizeof(why)) < 0) {
 		reply_error(req, 400, "snapshot name \"%.100s\": %s (snapshot "
 		    "names follow the volume name rule)", s, why);
+		yajl_tree_free(top);
+		return -1;
+	}
+	/* schedule.c prunes auto-* snapshots: a manual one must not be
+	 * taken for one of them. */
+	if (s != NULL && strncmp(s, "auto-", 5) == 0) {
+		reply_error(req, 400, "snapshot name \"%.100s\": names starting "
+		    "with auto- are reserved for scheduled snapshots "
+		    "(snapshot_every), which are deleted beyond snapshot_keep; "
+		    "choose another name", s);
 		yajl_tree_free(top);
 		return -1;
 	}

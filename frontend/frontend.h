@@ -141,6 +141,8 @@ struct vw_status_cache {
 	struct vw_status_reply rep;
 };
 
+struct vw_sched_ent;
+
 /* Options beyond dir's, and backend facts: only volumes of other
  * backends carry them (vw_volume.ext), so dir volumes stay small. */
 struct vw_volume_ext {
@@ -152,6 +154,8 @@ struct vw_volume_ext {
 	uint32_t	 snapshot_keep;	/* btrfs schedule, snapshots kept */
 	int64_t		 last_snapshot;	/* btrfs schedule: Unix seconds, 0 if none */
 	struct vw_status_cache *status;	/* NULL until the first Get */
+	struct vw_sched_ent *sched;	/* its place in the snapshot schedule
+					 * (schedule.c), or NULL */
 };
 
 /* A known volume.  Owned by its registry. */
@@ -215,6 +219,7 @@ void vw_registry_free(struct vw_registry *r);
 struct vw_fe;
 struct vw_op;
 struct vw_list_cache;
+struct vw_sched;
 
 /* The Docker endpoints, for routing and for metrics (endpoints.c). */
 enum vw_ep {
@@ -245,6 +250,11 @@ struct vw_metrics {
 	uint64_t	errors[VW_EP_COUNT];
 	struct vw_hist	latency[VW_EP_COUNT];
 	struct vw_hist	helper[VW_HELPER_OPS];
+	/* The snapshot schedule (schedule.c). */
+	uint64_t	sched_taken;		/* auto-* snapshots made */
+	uint64_t	sched_failed;		/* failed snapshots or lists */
+	uint64_t	sched_pruned;		/* auto-* deleted by snapshot_keep */
+	uint64_t	sched_prune_failed;	/* deletions that failed */
 };
 
 /* One request on a driver socket: where the reply goes and what it
@@ -326,6 +336,10 @@ struct vw_fe {
 	struct event		*admin_accept_timer;
 	int			 admin_accept_paused_logged;
 	int			 notify_fd;	/* $NOTIFY_SOCKET, or -1 */
+	struct vw_sched		*sched;		/* snapshot schedule (schedule.c) */
+	int			 stopping;	/* SIGTERM: finishing what is in flight */
+	uint64_t		 stop_deadline_ns;	/* CLOCK_MONOTONIC */
+	struct event		*drain_timer;
 };
 
 /* ---------------------------------------------------------- sockets.c */
@@ -423,6 +437,50 @@ void fe_status_refresh(struct vw_drv *drv, struct vw_volume *v);
  * (",\"key\":\"value\"..."), and refresh them if they are stale. */
 struct fe_out;
 void fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v);
+
+/* Ask v's backend for fresh facts now and call cb(arg, fresh) once the
+ * answer is in v's cache (fresh 1), or after timeout_ms milliseconds or
+ * if the request cannot be sent (fresh 0: the cache holds what it had).
+ * cb runs exactly once, possibly before this returns; v may be removed
+ * meanwhile, so cb finds it again by name.  For the admin API, which may
+ * wait (Get must not).  Returns 0, or -1 if out of memory (no cb). */
+typedef void (*fe_status_fetch_cb)(void *arg, int fresh);
+int fe_status_fetch(struct vw_drv *drv, struct vw_volume *v,
+    unsigned timeout_ms, fe_status_fetch_cb cb, void *arg);
+
+/* ----------------------------------------------------------- schedule.c */
+/*
+ * Scheduled snapshots (options snapshot_every, snapshot_keep; btrfs).
+ * One timer for all volumes, a min-heap per driver keyed by the next
+ * check; see the comment at the top of schedule.c.
+ */
+/* One scheduled volume.  vol is cleared by registry.c when the volume
+ * is freed (removed), and moved along when its entry is replaced. */
+struct vw_sched_ent {
+	struct vw_volume	*vol;
+	struct vw_drv		*drv;
+	uint64_t		 due_ns;	/* next check, CLOCK_MONOTONIC */
+	size_t			 pos;		/* heap index; SIZE_MAX while
+						 * a check runs */
+};
+/* Set up the timer and schedule every replayed volume that has
+ * snapshot_every, for a check at once (which finds the last scheduled
+ * snapshot among the volume's snapshots).  After replay, before the
+ * loop.  Returns 0, or -1 with a sentence in err. */
+int fe_sched_start(struct vw_fe *fe, char *err, size_t errlen);
+/* Schedule v (a volume just created) for a check snapshot_every from
+ * now; no-op for volumes without snapshot_every or already scheduled. */
+void fe_sched_add(struct vw_drv *drv, struct vw_volume *v);
+/* Call fn with the schedule's facts about v for a Status map:
+ * "snapshot_next" (when the next check is due) and "snapshot_last" (the
+ * newest scheduled snapshot), RFC 3339 UTC, each only when known. */
+void fe_sched_status(const struct vw_volume *v,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
+/* Volumes scheduled in driver drv (for metrics). */
+size_t fe_sched_count(const struct vw_fe *fe, size_t drv);
+/* Free the timer and every entry (at exit; checks in flight are
+ * abandoned). */
+void fe_sched_stop(struct vw_fe *fe);
 
 /* --------------------------------------------------------------- ops.c */
 enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,

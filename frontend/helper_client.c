@@ -76,7 +76,8 @@ static int
 status_key_ok(const char *k, size_t size)
 {
 	static const char *const taken[] = { "driver", "backend", "on_remove",
-	    "mounts", "options", "status_error" };
+	    "mounts", "options", "status_error",
+	    "snapshot_next", "snapshot_last" };	/* schedule.c */
 	size_t n = strnlen(k, size);
 
 	if (n == 0 || n == size)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 
 #include "common/config.h"
@@ -208,14 +209,73 @@ sig_hup(evutil_socket_t sig, short what, void *arg)
 	    "restart it to apply changes");
 }
 
+/* Longest a stop waits for requests in flight (helper round trips,
+ * state commits) to be answered before it leaves them. */
+#define STOP_DRAIN_MS		5000
+#define STOP_POLL_MS		10
+
+/* Nothing in flight: no op on any volume, no helper request. */
+static int
+fe_idle(const struct vw_fe *fe)
+{
+	for (size_t i = 0; i < fe->ndrv; i++)
+		if (fe->drv[i].busy != NULL || fe->drv[i].helper.head != NULL)
+			return 0;
+	return 1;
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct vw_fe *fe = arg;
+	struct timeval tv = { 0, STOP_POLL_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (fe_idle(fe)) {
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
+	if (fe_now_ns() >= fe->stop_deadline_ns) {
+		log_warnx("stopping with requests still in flight after %d ms; "
+		    "their callers get no answer", STOP_DRAIN_MS);
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
+	if (evtimer_add(fe->drain_timer, &tv) < 0)
+		event_base_loopexit(fe->base, NULL);
+}
+
+/*
+ * SIGTERM, SIGINT: stop accepting connections and starting scheduled
+ * snapshots, let the requests in flight finish (up to STOP_DRAIN_MS), so
+ * that every caller gets its answer and no helper is cut off mid-reply;
+ * then leave the loop.  A second signal leaves at once.
+ */
 static void
 sig_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct vw_fe *fe = arg;
 
 	(void)what;
+	if (fe->stopping) {
+		log_info("received signal %d again, stopping now", (int)sig);
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
 	log_info("received signal %d, shutting down", (int)sig);
-	event_base_loopexit(fe->base, NULL);
+	fe->stopping = 1;
+	fe->stop_deadline_ns = fe_now_ns() + STOP_DRAIN_MS * 1000000ull;
+	for (size_t i = 0; i < fe->ndrv; i++)
+		if (fe->drv[i].listener != NULL)
+			(void)evconnlistener_disable(fe->drv[i].listener);
+	if (fe->admin_listener != NULL)
+		(void)evconnlistener_disable(fe->admin_listener);
+	if (fe_idle(fe) || (fe->drain_timer = evtimer_new(fe->base,
+	    drain_check, fe)) == NULL)
+		event_base_loopexit(fe->base, NULL);
+	else
+		drain_check(-1, 0, fe);
 }
 
 /* Log how a helper ended, by driver name. */
@@ -562,6 +622,9 @@ main(int argc, char *argv[])
 	/* Shared (glusterfs) drivers: leases and listings. */
 	if (fe_gluster_start(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	/* Scheduled btrfs snapshots. */
+	if (fe_sched_start(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
 	ev_int = evsignal_new(fe.base, SIGINT, sig_term, &fe);
@@ -630,6 +693,8 @@ main(int argc, char *argv[])
 		evhttp_free(fe.admin);
 	if (fe.admin_accept_timer != NULL)
 		event_free(fe.admin_accept_timer);
+	if (fe.drain_timer != NULL)
+		event_free(fe.drain_timer);
 	close(fe.admin_fd);
 	if (fe.notify_fd >= 0)
 		close(fe.notify_fd);
@@ -647,6 +712,7 @@ main(int argc, char *argv[])
 	log_info("state: %llu records written with %llu fdatasync calls",
 	    (unsigned long long)vw_store_records(fe.state),
 	    (unsigned long long)vw_store_syncs(fe.state));
+	fe_sched_stop(&fe);
 	vw_store_close(fe.state);
 	vw_store_close(fe.mounts);
 	for (size_t i = 0; i < fe.ndrv; i++)

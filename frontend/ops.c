@@ -245,6 +245,7 @@ create_committed(void *arg, int err)
 		    op->dreq.name, op->path);
 		reply_empty(op);
 		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
+		fe_sched_add(drv, vw_registry_get(&drv->reg, op->dreq.name));
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);

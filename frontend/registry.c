@@ -141,6 +141,9 @@ free_volume(struct vw_volume *v)
 	free(v->path);
 	free(v->mountpoint_opt);
 	if (v->ext != NULL) {
+		/* The schedule (schedule.c) drops an entry without a volume. */
+		if (v->ext->sched != NULL)
+			v->ext->sched->vol = NULL;
 		free(v->ext->from_opt);
 		free(v->ext->status);
 		free(v->ext);
@@ -191,6 +194,9 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 			v->ext->last_snapshot = old->ext->last_snapshot;
 			v->ext->status = old->ext->status;
 			old->ext->status = NULL;
+			if ((v->ext->sched = old->ext->sched) != NULL)
+				v->ext->sched->vol = v;
+			old->ext->sched = NULL;
 		}
 		unlink_volume(r, old);
 		if (IS_CUSTOM(old))

@@ -5,12 +5,17 @@
  * last answer and asks the helper for a fresh one when that is older
  * than VW_STATUS_FRESH_NS.  State changes (create, mount, unmount,
  * snapshots) ask at once, so an inspect after them sees their effect.
+ * The admin API may wait for a fresh answer instead (fe_status_fetch).
+ * Volumes with scheduled snapshots add the schedule's facts
+ * (fe_sched_status), which the frontend knows itself.
  */
 #include "vw-build.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "common/log.h"
 #include "frontend/frontend.h"
@@ -62,7 +67,7 @@ fe_status_refresh(struct vw_drv *drv, struct vw_volume *v)
 	struct status_arg *sa;
 	size_t nl;
 
-	if (!has_status(drv))
+	if (!has_status(drv) || drv->fe->stopping)
 		return;
 	if ((x = vw_volume_ext(v)) == NULL ||
 	    (x->status == NULL && (x->status = calloc(1,
@@ -85,6 +90,18 @@ fe_status_refresh(struct vw_drv *drv, struct vw_volume *v)
 	x->status->pending = 1;
 }
 
+/* One "key":"value" pair after the others of the Status map. */
+static void
+out_pair(void *arg, const char *key, const char *value)
+{
+	struct fe_out *o = arg;
+
+	fe_out_raw(o, LIT(","));
+	fe_out_cstr(o, key);
+	fe_out_raw(o, LIT(":"));
+	fe_out_cstr(o, value);
+}
+
 void
 fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v)
 {
@@ -92,6 +109,7 @@ fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v)
 
 	if (!has_status(drv))
 		return;
+	fe_sched_status(v, out_pair, o);
 	sc = v->ext != NULL ? v->ext->status : NULL;
 	if (sc != NULL && sc->at_ns != 0) {
 		if (sc->err != 0) {
@@ -108,4 +126,86 @@ fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v)
 	if (sc == NULL || sc->at_ns == 0 ||
 	    fe_now_ns() - sc->at_ns > VW_STATUS_FRESH_NS)
 		fe_status_refresh(drv, v);
+}
+
+/* ------------------------------------------- waiting for an answer */
+
+/* One fe_status_fetch: freed by the helper's answer, which always comes
+ * (a helper that dies stops the daemon); the timer may answer first. */
+struct fetch {
+	struct vw_drv		*drv;
+	struct event		*timer;
+	fe_status_fetch_cb	 cb;
+	void			*arg;
+	int			 answered;
+	char			 name[];
+};
+
+static void
+fetch_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+
+	(void)fd;
+	(void)what;
+	f->answered = 1;
+	f->cb(f->arg, 0);
+}
+
+static void
+fetch_done(void *arg, const struct vw_status_reply *rep)
+{
+	struct fetch *f = arg;
+	struct vw_volume *v = vw_registry_get(&f->drv->reg, f->name);
+	struct vw_status_cache *sc;
+
+	if (v != NULL && rep != NULL && v->ext != NULL &&
+	    (sc = v->ext->status) != NULL) {
+		sc->at_ns = fe_now_ns();
+		sc->err = rep->err;
+		memcpy(&sc->rep, rep, sizeof(*rep));
+	}
+	event_free(f->timer);
+	if (!f->answered)
+		f->cb(f->arg, rep != NULL);
+	free(f);
+}
+
+int
+fe_status_fetch(struct vw_drv *drv, struct vw_volume *v, unsigned timeout_ms,
+    fe_status_fetch_cb cb, void *arg)
+{
+	struct vw_volume_opts opts;
+	struct vw_volume_ext *x;
+	struct timeval tv = { (time_t)(timeout_ms / 1000),
+	    (suseconds_t)(timeout_ms % 1000) * 1000 };
+	struct fetch *f;
+	size_t nl = strlen(v->name);
+
+	if (!has_status(drv)) {
+		cb(arg, 1);
+		return 0;
+	}
+	if ((x = vw_volume_ext(v)) == NULL || (x->status == NULL &&
+	    (x->status = calloc(1, sizeof(*x->status))) == NULL) ||
+	    (f = calloc(1, sizeof(*f) + nl + 1)) == NULL)
+		return -1;
+	f->drv = drv;
+	f->cb = cb;
+	f->arg = arg;
+	memcpy(f->name, v->name, nl + 1);
+	if ((f->timer = evtimer_new(drv->fe->base, fetch_timeout, f)) == NULL ||
+	    evtimer_add(f->timer, &tv) < 0) {
+		if (f->timer != NULL)
+			event_free(f->timer);
+		free(f);
+		return -1;
+	}
+	vw_volume_opts_of(v, &opts);
+	if (hc_status(drv, v->name, &opts, fetch_done, f) < 0) {
+		event_free(f->timer);
+		free(f);
+		cb(arg, 0);
+	}
+	return 0;
 }

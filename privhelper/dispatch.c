@@ -28,6 +28,7 @@ struct ph {
 	size_t				 driver;
 	const struct vw_backend_ctx	*ctx;
 	const struct vw_backend		*be;
+	int				 gone;	/* the frontend closed the channel */
 };
 
 typedef void (*ph_handler)(struct ph *, uint64_t id, const void *payload);
@@ -72,19 +73,23 @@ static const struct {
 	    __func__, vw_msg_name(type), (unsigned)(type), (size_t)(len), why_); \
 } while (0)
 
+/*
+ * A reply that cannot be sent because the frontend closed its end (it is
+ * stopping, and stopped waiting) ends the helper like EOF does: exit 0,
+ * acting on no request still queued.  Any other failure is fatal.
+ */
 static void
 send_reply(struct ph *ph, uint32_t type, uint64_t id, const void *p, size_t len)
 {
-	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) < 0) {
-		/* The frontend closed the channel while this request ran
-		 * (it is shutting down): a normal end, like EOF. */
-		if (errno == EPIPE || errno == ECONNRESET) {
-			log_info("the frontend went away before the %s reply; "
-			    "exiting", vw_msg_name(type));
-			exit(0);
-		}
-		fatal("sending %s reply", vw_msg_name(type));
+	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) == 0)
+		return;
+	if (errno == EPIPE || errno == ECONNRESET) {
+		log_info("the frontend went away before the %s reply; exiting",
+		    vw_msg_name(type));
+		ph->gone = 1;
+		return;
 	}
+	fatal("sending %s reply", vw_msg_name(type));
 }
 
 static void
@@ -415,6 +420,13 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 		rc = vw_msg_recv(chan, buf, sizeof(buf), &hdr, &payload, &fd);
 		if (rc == 0)
 			return;		/* the frontend closed: normal exit */
+		/* It closed with replies of ours unread (it stopped while
+		 * requests were in flight): the same. */
+		if (rc < 0 && errno == ECONNRESET) {
+			log_debug("%s: the frontend closed the channel with "
+			    "replies unread", __func__);
+			return;
+		}
 		if (rc < 0) {
 			if (errno == EBADMSG)
 				fatalx("%s: protocol violation: a truncated, "
@@ -438,5 +450,7 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 		for (i = 0; ph_table[i].type != hdr.type; i++)
 			;	/* found: ph_check_message knows the type */
 		ph_table[i].fn(&ph, hdr.id, payload);
+		if (ph.gone)
+			return;	/* as at EOF: a normal exit */
 	}
 }
