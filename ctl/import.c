@@ -279,6 +279,25 @@ print_json(const char *driver, const struct item *items, size_t n)
 	yajl_gen_free(g);
 }
 
+/* s for a terminal: control characters and DEL as \xNN (a state file
+ * could otherwise send escape sequences).  Returns buf. */
+static const char *
+shown(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 5 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 int
 cmd_import_local_persist(const char *sock, const char *driver,
     const char *file, const char *rewrite)
@@ -286,7 +305,7 @@ cmd_import_local_persist(const char *sock, const char *driver,
 	const char *key[] = { "state", NULL };
 	struct rewrite rw;
 	struct item *items = NULL;
-	char *text, perr[256];
+	char *text, perr[256], sn[4 * 256 + 1], sp[4 * 4096 + 1];
 	yajl_val top, state;
 	size_t n = 0, nfailed = 0, noroot = 0;
 	int rc = 0;
@@ -295,6 +314,14 @@ cmd_import_local_persist(const char *sock, const char *driver,
 		return EXIT_USAGE;
 	if ((text = read_file(file)) == NULL)
 		return EXIT_ERROR;
+	/* yajl_tree keeps strings NUL-terminated: "/srv/a\u0000/etc" would
+	 * silently become "/srv/a".  No name or path may hold a NUL. */
+	if (strstr(text, "\\u0000") != NULL) {
+		warnmsg("%s holds the escape \\u0000 (a NUL character), which no "
+		    "volume name or path can contain; fix the file", file);
+		free(text);
+		return EXIT_ERROR;
+	}
 	top = yajl_tree_parse(text, perr, sizeof(perr));
 	state = top != NULL ? yajl_tree_get(top, key, yajl_t_object) : NULL;
 	if (state == NULL) {
@@ -343,10 +370,12 @@ cmd_import_local_persist(const char *sock, const char *driver,
 			if (strstr(it->error, "not beneath an allowed root") != NULL)
 				noroot++;
 			if (!json_out)
-				warnmsg("not imported: volume %s (%s): %s", it->name,
-				    it->path, it->error);
+				warnmsg("not imported: volume %s (%s): %s",
+				    shown(it->name, sn, sizeof(sn)),
+				    shown(it->path, sp, sizeof(sp)), it->error);
 		} else if (!json_out)
-			printf("imported %s -> %s\n", it->name, it->path);
+			printf("imported %s -> %s\n", shown(it->name, sn,
+			    sizeof(sn)), shown(it->path, sp, sizeof(sp)));
 		rc = 0;
 	}
 	if (rc != EXIT_UNREACH) {
