@@ -241,13 +241,13 @@ gl_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 	return 0;
 }
 
-static void
+static int
 gl_fini(struct vw_backend_ctx *ctx)
 {
 	struct gl *gl = ctx->priv;
 
 	if (gl == NULL)
-		return;
+		return 0;
 	/* EOF ends the agent; the keeper unmounts before it exits. */
 	close(gl->agent_fd);
 	gl->agent_fd = -1;
@@ -255,6 +255,7 @@ gl_fini(struct vw_backend_ctx *ctx)
 		log_warn("waiting for the FUSE keeper");
 	free(gl);
 	ctx->priv = NULL;
+	return 0;
 }
 
 /*

@@ -285,8 +285,41 @@ for v in e1 ro1 ro2; do remove $v; done
 expect_ok "remove the rest"
 is "$(ls "$IMAGES" | wc -l)" 0 "no image is left"
 
+# The runners of this instance: each helper reaps its own before it
+# exits, so none outlives the daemon.
+runners() {
+	local h
+	for h in $(vw_helper_pids); do
+		cat "/proc/$h/task/$h/children" 2>/dev/null
+	done
+}
+RUNNERS=$(runners)
+is "$(echo $RUNNERS | wc -w)" 2 "one mkfs runner per loop driver"
 vw_stop
 ok $? "volwarden stops cleanly"
+left=
+for r in $RUNNERS; do
+	grep -qs volwarden-mkfs-runner "/proc/$r/cmdline" && left="$left $r"
+done
+is "$left" "" "no mkfs runner outlives volwarden"
+
+# A runner that died is reported at the stop: the helper exits 1, and so
+# does volwarden.
+VW_CUSTOM=1 vw_start --config "$CONF" || bail_out "volwarden did not start again"
+H=
+for p in $(vw_helper_pids); do
+	tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '--driver 0' && H=$p
+done
+R=$(cat "/proc/$H/task/$H/children" 2>/dev/null | awk '{print $1}')
+like "$(tr '\0' ' ' <"/proc/$R/cmdline" 2>/dev/null)" "volwarden-mkfs-runner" \
+    "the runner of the restarted helper"
+kill -9 "$R"
+vw_stop
+st=$?
+ok "$([ "$st" -ne 0 ]; echo $?)" "volwarden exits non-zero when a mkfs runner was killed"
+like "$(grep 'mkfs runner' "$VW_LOG" | grep -v ': debug: ')" \
+    "driver vwl: the mkfs runner \\(pid $R\\) was killed by signal" \
+    "the stop says which runner died"
 is "$(our_loops)" 0 "no loop device of this test is attached"
 is "$(findmnt -rn -o TARGET | grep -c "^$MNT/\|^$AMNT/")" 0 "no volume is mounted"
 diag "loop devices before: $LOOPS_BEFORE, after: $(losetup -a | wc -l) (other tests may run alongside)"
