@@ -320,6 +320,10 @@ ok "$([ "$st" -ne 0 ]; echo $?)" "volwarden exits non-zero when a mkfs runner wa
 like "$(grep 'mkfs runner' "$VW_LOG" | grep -v ': debug: ')" \
     "driver vwl: the mkfs runner \\(pid $R\\) was killed by signal" \
     "the stop says which runner died"
+if grep -q '^#define VW_SANITIZERS' "$top_builddir/vw-build.h" 2>/dev/null; then
+	unlike "$(cat "$VW_LOG")" "LeakSanitizer|AddressSanitizer|runtime error" \
+	    "no sanitizer report in the log (helpers and runners included)"
+fi
 is "$(our_loops)" 0 "no loop device of this test is attached"
 is "$(findmnt -rn -o TARGET | grep -c "^$MNT/\|^$AMNT/")" 0 "no volume is mounted"
 diag "loop devices before: $LOOPS_BEFORE, after: $(losetup -a | wc -l) (other tests may run alongside)"
