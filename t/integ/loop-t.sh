@@ -129,6 +129,13 @@ is "$(field "$R" CapEff)/$(field "$R" CapPrm)/$(field "$R" CapBnd)" \
 is "$(field "$R" NoNewPrivs)" 1 "mkfs runner: NoNewPrivs 1"
 if grep -q '^#define VW_SANITIZERS' "$top_builddir/vw-build.h" 2>/dev/null; then
 	is "$(field "$H" Seccomp)" 0 "loop helper: no seccomp filter (sanitizer build)"
+	# The run's sanitizer settings reach the helper and the runner (they
+	# get no other environment).
+	for p in "loop helper:$H" "mkfs runner:$R"; do
+		is "$(tr '\0' '\n' <"/proc/${p#*:}/environ" | grep '^UBSAN_OPTIONS=')" \
+		    "${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS}" \
+		    "${p%:*}: the run's UBSAN_OPTIONS (sanitizer build)"
+	done
 else
 	is "$(field "$H" Seccomp)" 2 "loop helper: seccomp filter mode"
 fi
