@@ -94,8 +94,10 @@ struct vw_backend {
 	int (*scan)(const struct vw_backend_ctx *, const struct vw_scan_req *,
 	    struct vw_scan_reply *);
 	/* Called once when the frontend has closed the channel, before the
-	 * helper exits (optional): stop what init started. */
-	void (*fini)(struct vw_backend_ctx *);
+	 * helper exits (optional): stop what init started and free it.
+	 * Returns 0, or -1 when something init started did not end cleanly
+	 * (logged); the helper then exits with status 1. */
+	int (*fini)(struct vw_backend_ctx *);
 };
 
 /*

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,7 +103,8 @@ spawn_agent(struct vw_backend_ctx *ctx, struct gl *gl, char *err,
 	const char *argv[96];
 	char path[VW_PATH_MAX], ttl[16], parent[24], logfile[VW_PATH_MAX];
 	struct passwd *pw;
-	int sv[2], na = 0;
+	int sv[2], ep[2], na = 0, e = 0;
+	ssize_t n;
 	pid_t pid;
 
 	if ((pw = getpwnam(ctx->cfg->user)) == NULL || pw->pw_uid == 0) {
@@ -152,20 +154,33 @@ spawn_agent(struct vw_backend_ctx *ctx, struct gl *gl, char *err,
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return -1;
 	}
+	/* The child's execve errno comes back on ep; a successful execve
+	 * closes it (close-on-exec), and the parent reads EOF. */
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	if ((pid = fork()) < 0) {
 		snprintf(err, errlen, "cannot fork the gfapi agent: %s",
 		    strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		if (sv[1] == 3) {
-			if (fcntl(3, F_SETFD, 0) < 0)
-				_exit(127);
-		} else if (dup2(sv[1], 3) < 0)
-			_exit(127);
-		if (close_range(4, ~0U, 0) < 0)
+		int hs, he;
+
+		/* The channel on fd 3 (inherited), the error pipe on fd 4
+		 * (close-on-exec); nothing else.  Lifted above both first,
+		 * so that neither overwrites the other. */
+		if ((hs = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0 ||
+		    (he = fcntl(ep[1], F_DUPFD_CLOEXEC, 10)) < 0 ||
+		    dup2(hs, 3) < 0 || dup3(he, 4, O_CLOEXEC) < 0 ||
+		    close_range(5, ~0U, 0) < 0)
 			_exit(127);
 		/* The frontend's user, nothing else (verified; exits on any
 		 * failure).  The parent-death signal goes last: a change of
@@ -174,11 +189,30 @@ spawn_agent(struct vw_backend_ctx *ctx, struct gl *gl, char *err,
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
 			_exit(127);
 		execve(path, (char *const *)(uintptr_t)argv, envp);
-		fprintf(stderr, "volwarden: cannot execute %s: %s\n", path,
-		    strerror(errno));
+		e = errno;
+		(void)!write(4, &e, sizeof(e));
 		_exit(127);
 	}
 	close(sv[1]);
+	close(ep[1]);
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	if (n != 0) {
+		/* The agent runs as the frontend's user: a build tree under a
+		 * mode 0700 directory (a home, mktemp -d) is out of its
+		 * reach although root can run everything else there. */
+		snprintf(err, errlen, "driver %s: cannot execute the gfapi agent "
+		    "%s as user %s: %s; that user needs search permission on "
+		    "every directory above it and execute permission on the "
+		    "file", d->name, path, pw->pw_name,
+		    n == (ssize_t)sizeof(e) ? strerror(e) : "no answer");
+		close(sv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
 	gl->agent_fd = sv[0];
 	gl->agent_pid = pid;
 	gl->next_id = 1;
@@ -241,13 +275,13 @@ gl_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 	return 0;
 }
 
-static void
+static int
 gl_fini(struct vw_backend_ctx *ctx)
 {
 	struct gl *gl = ctx->priv;
 
 	if (gl == NULL)
-		return;
+		return 0;
 	/* EOF ends the agent; the keeper unmounts before it exits. */
 	close(gl->agent_fd);
 	gl->agent_fd = -1;
@@ -255,6 +289,7 @@ gl_fini(struct vw_backend_ctx *ctx)
 		log_warn("waiting for the FUSE keeper");
 	free(gl);
 	ctx->priv = NULL;
+	return 0;
 }
 
 /*

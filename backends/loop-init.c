@@ -24,6 +24,7 @@
 
 #include "backends/loop.h"
 #include "common/log.h"
+#include "common/sanitizers.h"
 #include "runner/runner.h"
 
 static int
@@ -210,7 +211,7 @@ start_runner(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
     size_t errlen)
 {
 	static char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	char *const envp[] = { path_env, NULL };
+	char *envp[1 + VW_SAN_ENV_MAX + 1] = { path_env };
 	char exe[VW_PATH_MAX], uid[16], gid[16];
 	const char *argv[16];
 	struct passwd *pw;
@@ -241,6 +242,8 @@ start_runner(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 	if (log_debug_enabled())
 		argv[n++] = "--debug";
 	argv[n] = NULL;
+	/* PATH, and a sanitizer build's settings. */
+	(void)vw_san_env(envp, 1);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return errf(err, errlen, "socketpair: %s", strerror(errno));
 	if ((pid = fork()) < 0)

@@ -57,6 +57,10 @@
 #define LOOP_MAJOR_NR		7
 /* Longest wait for the runner's answer: its own limit plus a margin. */
 #define RUNNER_WAIT_MS		(115 * 1000)
+/* Longest wait at exit for the runner to leave once its channel is
+ * closed (an idle runner exits at once; a sanitizer build's leak check
+ * takes a moment). */
+#define RUNNER_EXIT_MS		5000
 
 static int
 failf(char *msg, size_t msglen, int err, const char *fmt, ...)
@@ -978,6 +982,68 @@ loop_resize(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	return err;
 }
 
+/*
+ * fini: the frontend has closed the channel.  Closing the runner's
+ * channel makes it exit (it is idle: requests are answered one at a
+ * time); reap it, so that it is gone before the helper is and its exit
+ * status is not lost, and free what loop_init made.  A runner that does
+ * not exit within RUNNER_EXIT_MS is left to its parent-death signal.
+ * Returns -1 if it did not exit with status 0 (logged).
+ */
+static int
+loop_fini(struct vw_backend_ctx *ctx)
+{
+	struct loop_state *ls = ctx->priv;
+	const char *name = ctx->driver->name;
+	int status = 0, rc = 0;
+	pid_t pid = 0;
+
+	if (ls == NULL)
+		return 0;
+	if (ls->runner_fd >= 0)
+		close(ls->runner_fd);
+	for (int waited = 0; ls->runner_pid > 0; waited += 10) {
+		pid = waitpid(ls->runner_pid, &status, WNOHANG);
+		if (pid == ls->runner_pid)
+			break;
+		if (pid < 0 && errno != EINTR) {
+			log_warn("driver %s: waiting for the mkfs runner (pid %d)",
+			    name, (int)ls->runner_pid);
+			rc = -1;
+			break;
+		}
+		if (waited >= RUNNER_EXIT_MS) {
+			log_warnx("driver %s: the mkfs runner (pid %d) did not exit "
+			    "within %d s of its channel closing", name,
+			    (int)ls->runner_pid, RUNNER_EXIT_MS / 1000);
+			rc = -1;
+			break;
+		}
+		(void)poll(NULL, 0, 10);	/* the filter allows no sleep */
+	}
+	if (pid > 0 && pid == ls->runner_pid) {
+		if (WIFSIGNALED(status)) {
+			log_warnx("driver %s: the mkfs runner (pid %d) was killed "
+			    "by signal %s", name, (int)pid,
+			    strsignal(WTERMSIG(status)));
+			rc = -1;
+		} else if (WEXITSTATUS(status) != 0) {
+			log_warnx("driver %s: the mkfs runner (pid %d) exited with "
+			    "status %d", name, (int)pid, WEXITSTATUS(status));
+			rc = -1;
+		} else
+			log_debug("driver %s: the mkfs runner (pid %d) exited",
+			    name, (int)pid);
+	}
+	if (ls->control_fd >= 0)
+		close(ls->control_fd);
+	if (ls->mnt_fd >= 0)
+		close(ls->mnt_fd);
+	free(ls);
+	ctx->priv = NULL;
+	return rc;
+}
+
 const struct vw_backend vw_backend_loop = {
 	.name = "loop",
 	/*
@@ -995,4 +1061,5 @@ const struct vw_backend vw_backend_loop = {
 	.unmount = loop_unmount,
 	.status = loop_status,
 	.resize = loop_resize,
+	.fini = loop_fini,
 };

@@ -130,7 +130,8 @@ collect_gone(void *arg, struct vw_volume *v)
 
 	snprintf(key.name, sizeof(key.name), "%s", v->name);
 	if (v->total > 0 || fe_op_busy(gs->g->drv, v->name) ||
-	    bsearch(&key, gs->g->e, gs->g->n, sizeof(key), entry_cmp) != NULL)
+	    (gs->g->n > 0 &&	/* else g->e may be NULL */
+	    bsearch(&key, gs->g->e, gs->g->n, sizeof(key), entry_cmp) != NULL))
 		return 0;
 	if (gs->b->n == gs->cap) {
 		size_t cap = gs->cap * 2 + 16;
@@ -168,7 +169,8 @@ apply(struct fe_gluster *g)
 		    "the next one decides", drv->d->name);
 		return;
 	}
-	qsort(g->e, g->n, sizeof(*g->e), entry_cmp);
+	if (g->n > 1)	/* g->e is NULL while nothing was listed */
+		qsort(g->e, g->n, sizeof(*g->e), entry_cmp);
 	if ((gs.b = malloc(sizeof(*gs.b) + gs.cap * sizeof(gs.b->c[0]))) == NULL)
 		goto nomem;
 	gs.b->g = g;
@@ -252,8 +254,13 @@ scan_cb(void *arg, const struct vw_scan_reply *rep)
 		g->e = ne;
 		g->cap = cap;
 	}
-	memcpy(g->e + g->n, rep->entries, rep->count * sizeof(rep->entries[0]));
-	g->n += rep->count;
+	/* An empty page of an empty volume leaves g->e NULL: memcpy must
+	 * not see it (its arguments are declared non-null). */
+	if (rep->count > 0) {
+		memcpy(g->e + g->n, rep->entries,
+		    rep->count * sizeof(rep->entries[0]));
+		g->n += rep->count;
+	}
 	if (rep->count > 0 && g->n < rep->total) {
 		scan_page(g, (uint32_t)g->n, rep->gen);
 		return;

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/sanitizers.h"
 #include "common/validate.h"
 #include "frontend/frontend.h"
 
@@ -137,9 +138,12 @@ hc_spawn(struct vw_drv *drv, const char *helper_path,
     const char *const *helper_args, char *err, size_t errlen)
 {
 	static char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	char *const envp[] = { path_env, NULL };
+	char *envp[1 + VW_SAN_ENV_MAX + 1] = { path_env };
 	int sv[2];
 	pid_t pid;
+
+	/* PATH, and a sanitizer build's settings. */
+	(void)vw_san_env(envp, 1);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
@@ -164,7 +168,8 @@ hc_spawn(struct vw_drv *drv, const char *helper_path,
 			_exit(127);
 		if (close_range(4, ~0U, 0) < 0)
 			_exit(127);
-		execve(helper_path, (char *const *)(uintptr_t)helper_args, envp);
+		execve(helper_path, (char *const *)(uintptr_t)helper_args,
+		    envp);
 		fprintf(stderr, "volwarden: cannot execute %s: %s\n", helper_path,
 		    strerror(errno));
 		_exit(127);

@@ -139,7 +139,7 @@ main(int argc, char *argv[])
 	struct option longopts[32];
 	char err[1024], procname[64], sockpath[VW_PATH_MAX];
 	struct sockfile drv_sock, admin_sock;
-	int ch, foreground = 0, debug = 0, keep_socket = 0;
+	int ch, foreground = 0, debug = 0, keep_socket = 0, rc = 0;
 	enum vw_seccomp_mode sc_mode = VW_SECCOMP_KILL;
 	pid_t parent = 0;
 	long driver = -1;
@@ -256,8 +256,8 @@ main(int argc, char *argv[])
 	    be->name, ctx.driver->root);
 
 	ph_serve(PH_CHANNEL_FD, &cfg, (size_t)driver, &ctx);
-	if (be->fini != NULL)
-		be->fini(&ctx);
+	if (be->fini != NULL && be->fini(&ctx) < 0)
+		rc = 1;
 
 	/* The frontend is gone: stop advertising the driver to dockerd. */
 	sockfile_remove(&drv_sock);
@@ -269,5 +269,5 @@ main(int argc, char *argv[])
 		close(ctx.aux_fd);
 	close(ctx.root_fd);
 	vw_config_free(&cfg);
-	return 0;
+	return rc;
 }

@@ -58,6 +58,30 @@ usage(void)
 	exit(2);
 }
 
+#ifdef VW_SANITIZERS
+/* The effective gid after drop(), for leak_check_ids. */
+static gid_t runner_gid;
+
+/*
+ * Sanitizer builds only, at exit, before LeakSanitizer's own handler
+ * (atexit handlers run in reverse order; the sanitizer runtime
+ * registered its handler before main).  LeakSanitizer stops the process
+ * with ptrace from a clone of itself, and the kernel refuses an
+ * unprivileged tracer whose real gid differs from the tracee's effective
+ * gid (kernel/ptrace.c:__ptrace_may_access): with the real gid
+ * RUNNER_RGID the leak check could never run.  Setting the real gid to
+ * the effective one needs no privilege (it is one of our own ids).  No
+ * mkfs runs any more when this is called.
+ */
+static void
+leak_check_ids(void)
+{
+	if (setresgid(runner_gid, runner_gid, runner_gid) < 0)
+		log_warn("setresgid(%u) before the leak check",
+		    (unsigned)runner_gid);
+}
+#endif
+
 /* Drop from root to uid with the real gid RUNNER_RGID and effective gid
  * gid; every capability set empty; no_new_privs; not dumpable. */
 static void
@@ -109,6 +133,11 @@ drop(uid_t uid, gid_t gid)
 		    RUNNER_RGID, (unsigned)gid);
 	if (setuid(0) == 0 || setresgid(0, 0, 0) == 0)
 		fatalx("could regain root after dropping privileges");
+#ifdef VW_SANITIZERS
+	runner_gid = gid;
+	if (atexit(leak_check_ids) != 0)
+		fatalx("atexit failed");
+#endif
 }
 
 /* Keep the last VW_MKFS_OUT_MAX - 1 bytes that were written. */

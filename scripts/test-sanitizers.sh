@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 ./scripts/ensure-user.sh volwarden
 dir=$(mktemp -d /tmp/volwarden-asan.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+# mktemp -d makes it 0700: the gfapi agent, executed as the unprivileged
+# user from the build tree, could not reach it (tests run everything from
+# the build tree, as an installed daemon would from libexec).
+chmod 0755 "$dir"
 git clone -q "$PWD" "$dir/src"
 cd "$dir/src"
 ./autogen.sh >/dev/null

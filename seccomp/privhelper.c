@@ -109,7 +109,7 @@ static const struct vw_sc_rule btrfs_rules[] = {
  * backend uses (nosuid,nodev, read-only for erofs: no bind, remount,
  * move or propagation change), umount2 only with UMOUNT_NOFOLLOW (and
  * MNT_DETACH for a busy mount).  No fork or exec: mkfs runs in the
- * runner, reached with sendmsg.
+ * runner, reached with sendmsg and reaped with wait4 at exit.
  */
 static const struct vw_sc_rule loop_rules[] = {
 	ALLOW_IF(ioctl, IOCTL_IS(LOOP_CTL_GET_FREE)),
@@ -129,6 +129,8 @@ static const struct vw_sc_rule loop_rules[] = {
 	ALLOW(ftruncate), ALLOW(pread64), ALLOW(copy_file_range),
 	ALLOW(fdatasync), ALLOW(fsync), ALLOW(linkat),
 	ALLOW(fstatfs), ALLOW(statfs),
+	/* at exit, reaping the runner it started */
+	ALLOW(wait4),
 };
 
 /*

@@ -62,6 +62,38 @@ TTL=6
 mkdir -p "$GWD" "$BRICK" "$A" "$B"
 chmod 0755 "$TESTDIR"
 
+# ------------------------------------------------------------ agent out of reach
+
+# The agent runs as the frontend's user.  Beside a helper in a directory
+# that user cannot search (a build tree in a mode 0700 mktemp -d, as the
+# sanitizer pass of CI had it) the start must fail at once and say why,
+# not later with a helper dying on its first request.  No glusterd needed:
+# the agent is started before anything connects.
+HID="$TESTDIR/hidden"
+mkdir -m 0700 "$HID"
+cp "$PRIVHELPER" "$top_builddir/volwarden-gfapi-agent" "$HID/"
+cat >"$TESTDIR/hidden.json" <<EOF
+{
+  "user": "$VW_TEST_USER",
+  "state_dir": "$TESTDIR/h/state", "run_dir": "$TESTDIR/h/run",
+  "socket_dir": "$TESTDIR/h/sock", "admin_socket": "$TESTDIR/h/admin/admin.sock",
+  "drivers": [
+    {"name": "hid", "backend": "glusterfs", "root": "$TESTDIR/h/gmnt",
+     "volume": "$VOL", "servers": ["$GHOST"], "node": "node-h"}
+  ]
+}
+EOF
+chmod 0644 "$TESTDIR/hidden.json"
+VW_CUSTOM=1 VW_SOCK="$TESTDIR/h/sock/hid.sock" VW_LOG="$TESTDIR/hidden.log" \
+	VW_ADMIN="$TESTDIR/h/admin/admin.sock" vw_start \
+	--config "$TESTDIR/hidden.json" --privhelper "$HID/volwarden-privhelper"
+st=$?
+ok "$([ "$st" -ne 0 ]; echo $?)" "an agent its user cannot reach stops the start"
+like "$(cat "$TESTDIR/hidden.log")" \
+	"cannot execute the gfapi agent $HID/volwarden-gfapi-agent as user $VW_TEST_USER: Permission denied" \
+	"... and the log says which file, which user and why"
+ok "$([ ! -e "$TESTDIR/h/sock/hid.sock" ]; echo $?)" "... and removes the socket it bound"
+
 # What glusterd may leave behind that was not there before.
 RUNBEFORE=$(ls -A /var/run/gluster 2>/dev/null)
 SOCKBEFORE=$([ -e /var/run/glusterd.socket ] && echo yes)

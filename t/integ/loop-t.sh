@@ -129,6 +129,13 @@ is "$(field "$R" CapEff)/$(field "$R" CapPrm)/$(field "$R" CapBnd)" \
 is "$(field "$R" NoNewPrivs)" 1 "mkfs runner: NoNewPrivs 1"
 if grep -q '^#define VW_SANITIZERS' "$top_builddir/vw-build.h" 2>/dev/null; then
 	is "$(field "$H" Seccomp)" 0 "loop helper: no seccomp filter (sanitizer build)"
+	# The run's sanitizer settings reach the helper and the runner (they
+	# get no other environment).
+	for p in "loop helper:$H" "mkfs runner:$R"; do
+		is "$(tr '\0' '\n' <"/proc/${p#*:}/environ" | grep '^UBSAN_OPTIONS=')" \
+		    "${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS}" \
+		    "${p%:*}: the run's UBSAN_OPTIONS (sanitizer build)"
+	done
 else
 	is "$(field "$H" Seccomp)" 2 "loop helper: seccomp filter mode"
 fi
@@ -285,8 +292,45 @@ for v in e1 ro1 ro2; do remove $v; done
 expect_ok "remove the rest"
 is "$(ls "$IMAGES" | wc -l)" 0 "no image is left"
 
+# The runners of this instance: each helper reaps its own before it
+# exits, so none outlives the daemon.
+runners() {
+	local h
+	for h in $(vw_helper_pids); do
+		cat "/proc/$h/task/$h/children" 2>/dev/null
+	done
+}
+RUNNERS=$(runners)
+is "$(echo $RUNNERS | wc -w)" 2 "one mkfs runner per loop driver"
 vw_stop
 ok $? "volwarden stops cleanly"
+left=
+for r in $RUNNERS; do
+	grep -qs volwarden-mkfs-runner "/proc/$r/cmdline" && left="$left $r"
+done
+is "$left" "" "no mkfs runner outlives volwarden"
+
+# A runner that died is reported at the stop: the helper exits 1, and so
+# does volwarden.
+VW_CUSTOM=1 vw_start --config "$CONF" || bail_out "volwarden did not start again"
+H=
+for p in $(vw_helper_pids); do
+	tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '--driver 0' && H=$p
+done
+R=$(cat "/proc/$H/task/$H/children" 2>/dev/null | awk '{print $1}')
+like "$(tr '\0' ' ' <"/proc/$R/cmdline" 2>/dev/null)" "volwarden-mkfs-runner" \
+    "the runner of the restarted helper"
+kill -9 "$R"
+vw_stop
+st=$?
+ok "$([ "$st" -ne 0 ]; echo $?)" "volwarden exits non-zero when a mkfs runner was killed"
+like "$(grep 'mkfs runner' "$VW_LOG" | grep -v ': debug: ')" \
+    "driver vwl: the mkfs runner \\(pid $R\\) was killed by signal" \
+    "the stop says which runner died"
+if grep -q '^#define VW_SANITIZERS' "$top_builddir/vw-build.h" 2>/dev/null; then
+	unlike "$(cat "$VW_LOG")" "LeakSanitizer|AddressSanitizer|runtime error" \
+	    "no sanitizer report in the log (helpers and runners included)"
+fi
 is "$(our_loops)" 0 "no loop device of this test is attached"
 is "$(findmnt -rn -o TARGET | grep -c "^$MNT/\|^$AMNT/")" 0 "no volume is mounted"
 diag "loop devices before: $LOOPS_BEFORE, after: $(losetup -a | wc -l) (other tests may run alongside)"
