@@ -42,35 +42,80 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* mkdir -p with 0755 parents and a 0700 last component. */
+/*
+ * Open the absolute directory path dir one component at a time, never
+ * through a symbolic link (O_NOFOLLOW | O_DIRECTORY on each), creating
+ * missing ones (0755, the last 0700).  Every component must be root's
+ * and writable by nobody else (sticky directories such as /tmp aside):
+ * else whoever could write there could swap a component.  Returns the
+ * last component's fd and its parent's in *parent, or -1 with a
+ * sentence in why.
+ */
 static int
-make_path(const char *path)
+open_dir_path(const char *dir, int *parent, const char **last, char *why,
+    size_t whylen)
 {
-	char buf[VW_PATH_MAX];
+	char buf[VW_PATH_MAX], *p, *slash;
+	int fd, pfd = -1;
 
-	if (strlen(path) >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
+	if (dir[0] != '/' || strlen(dir) >= sizeof(buf) || strcmp(dir, "/") == 0) {
+		snprintf(why, whylen, "it must be an absolute path below /");
 		return -1;
 	}
-	strcpy(buf, path);
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
+	strcpy(buf, dir);
+	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "cannot open /: %s", strerror(errno));
+		return -1;
 	}
-	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	for (p = buf + 1; p != NULL && *p != '\0'; p = slash) {
+		struct stat st;
+		int next, lastc;
+
+		if ((slash = strchr(p, '/')) != NULL)
+			*slash++ = '\0';
+		lastc = slash == NULL || *slash == '\0';
+		if (mkdirat(fd, p, lastc ? 0700 : 0755) < 0 && errno != EEXIST) {
+			snprintf(why, whylen, "cannot create %s: %s", p,
+			    strerror(errno));
+			goto fail;
+		}
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (next < 0) {
+			snprintf(why, whylen, "cannot open component %s (every "
+			    "component must be a directory, not a symbolic "
+			    "link): %s", p, strerror(errno));
+			goto fail;
+		}
+		if (fstat(next, &st) < 0 || st.st_uid != 0 ||
+		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+			snprintf(why, whylen, "component %s must be owned by root "
+			    "and writable by nobody else", p);
+			close(next);
+			goto fail;
+		}
+		if (pfd >= 0)
+			close(pfd);
+		pfd = fd;
+		fd = next;
+		*last = dir + (p - buf);
+	}
+	*parent = pfd;
+	return fd;
+fail:
+	if (pfd >= 0)
+		close(pfd);
+	close(fd);
+	return -1;
 }
 
-/* Is path the root of a mount (statx STATX_ATTR_MOUNT_ROOT)? */
+/* Is fd the root of a mount (statx STATX_ATTR_MOUNT_ROOT)? */
 static int
-is_mount_root(const char *path)
+is_mount_root(int fd)
 {
 	struct statx sx;
 
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, &sx) < 0)
+	if (statx(fd, "", AT_EMPTY_PATH, 0, &sx) < 0)
 		return -1;
 	if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
 		errno = ENOTSUP;
@@ -87,40 +132,99 @@ is_mount_root(const char *path)
  * A's mount after the last Unmount, and with it A's loop device, for as
  * long as it runs.  As a shared mount, the copy is a slave of ours and
  * our unmount reaches it.  dockerd in the host namespace sees every mount
- * either way.
+ * either way.  The bind and the propagation change act on the directory
+ * opened without symbolic links (through /proc/self/fd), not on a path
+ * that could lead elsewhere.
  */
 static int
 setup_mount_dir(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
     size_t errlen)
 {
-	const char *dir = ctx->driver->mount_dir;
-	struct stat st;
-	int rc;
+	const char *dir = ctx->driver->mount_dir, *last = NULL;
+	char why[VW_PATH_MAX + 128], proc[64];
+	struct stat st, st2;
+	int fd, pfd, rc;
 
-	if (make_path(dir) < 0)
-		return errf(err, errlen, "driver %s: cannot create mount_dir %s: "
-		    "%s", ctx->driver->name, dir, strerror(errno));
-	if ((rc = is_mount_root(dir)) < 0)
-		return errf(err, errlen, "driver %s: cannot check mount_dir %s: %s",
-		    ctx->driver->name, dir, strerror(errno));
-	if (rc == 0 && mount(dir, dir, NULL, MS_BIND, NULL) < 0)
-		return errf(err, errlen, "driver %s: cannot bind-mount mount_dir "
-		    "%s onto itself: %s", ctx->driver->name, dir, strerror(errno));
-	if (mount(NULL, dir, NULL, MS_SHARED, NULL) < 0)
-		return errf(err, errlen, "driver %s: cannot make mount_dir %s a "
-		    "shared mount: %s", ctx->driver->name, dir, strerror(errno));
-	/* Opened after the bind mount: an fd from before would reach the
-	 * directory underneath it. */
-	ls->mnt_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (ls->mnt_fd < 0 || fstat(ls->mnt_fd, &st) < 0)
-		return errf(err, errlen, "driver %s: cannot open mount_dir %s (it "
-		    "must be a directory, not a symbolic link): %s",
-		    ctx->driver->name, dir, strerror(errno));
-	if (st.st_uid != 0 || (st.st_mode & 077))
+	if ((fd = open_dir_path(dir, &pfd, &last, why, sizeof(why))) < 0)
+		return errf(err, errlen, "driver %s: mount_dir %s: %s",
+		    ctx->driver->name, dir, why);
+	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077)) {
+		close(fd);
+		close(pfd);
 		return errf(err, errlen, "driver %s: mount_dir %s must be owned by "
 		    "root with mode 0700 (chown root %s; chmod 0700 %s)",
 		    ctx->driver->name, dir, dir, dir);
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((rc = is_mount_root(fd)) < 0 ||
+	    (rc == 0 && mount(proc, proc, NULL, MS_BIND, NULL) < 0)) {
+		rc = errno;
+		close(fd);
+		close(pfd);
+		return errf(err, errlen, "driver %s: cannot bind-mount mount_dir "
+		    "%s onto itself: %s", ctx->driver->name, dir, strerror(rc));
+	}
+	close(fd);
+	/* Opened again from its parent: this walk enters the bind mount;
+	 * an fd from before would reach the directory underneath it. */
+	ls->mnt_fd = openat(pfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	rc = errno;
+	close(pfd);
+	if (ls->mnt_fd < 0)
+		return errf(err, errlen, "driver %s: cannot open mount_dir %s: %s",
+		    ctx->driver->name, dir, strerror(rc));
+	if (fstat(ls->mnt_fd, &st2) < 0 || st2.st_dev != st.st_dev ||
+	    st2.st_ino != st.st_ino || is_mount_root(ls->mnt_fd) != 1)
+		return errf(err, errlen, "driver %s: mount_dir %s changed while it "
+		    "was set up; start again", ctx->driver->name, dir);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ls->mnt_fd);
+	if (mount(NULL, proc, NULL, MS_SHARED, NULL) < 0)
+		return errf(err, errlen, "driver %s: cannot make mount_dir %s a "
+		    "shared mount: %s", ctx->driver->name, dir, strerror(errno));
 	return 0;
+}
+
+/*
+ * A Create's trial mount (LOOP_TRIAL_DIR) left by a helper killed during
+ * it: the image is an unnamed file that only that mount keeps, on a loop
+ * device that autoclear frees once the mount is gone.  Unmount it (every
+ * mount stacked there) and remove the directory.
+ */
+static void
+remove_trial_mount(const struct vw_backend_ctx *ctx, struct loop_state *ls)
+{
+	char path[64];
+	struct stat base, st;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", ls->mnt_fd,
+	    LOOP_TRIAL_DIR);
+	for (int i = 0; i < 8; i++) {
+		int fd = openat(ls->mnt_fd, LOOP_TRIAL_DIR, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (fstat(ls->mnt_fd, &base) < 0 || fstat(fd, &st) < 0 ||
+		    st.st_dev == base.st_dev) {
+			close(fd);
+			break;
+		}
+		close(fd);
+		if (umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH) < 0) {
+			log_warn("driver %s: unmounting the unfinished Create at "
+			    "%s/%s", ctx->driver->name, ctx->driver->mount_dir,
+			    LOOP_TRIAL_DIR);
+			return;
+		}
+		log_info("driver %s: removed the mount of an unfinished Create at "
+		    "%s/%s", ctx->driver->name, ctx->driver->mount_dir,
+		    LOOP_TRIAL_DIR);
+	}
+	if (unlinkat(ls->mnt_fd, LOOP_TRIAL_DIR, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT)
+		log_warn("driver %s: removing %s/%s", ctx->driver->name,
+		    ctx->driver->mount_dir, LOOP_TRIAL_DIR);
 }
 
 /* Is the block device maj:min the source of any mount we can see? */
@@ -295,6 +399,7 @@ loop_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 		    ctx->driver->name, strerror(errno));
 	if (setup_mount_dir(ctx, ls, err, errlen) < 0)
 		return -1;
+	remove_trial_mount(ctx, ls);
 	detach_leftovers(ctx);
 	return start_runner(ctx, ls, err, errlen);
 }

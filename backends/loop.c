@@ -22,6 +22,7 @@
 #include "vw-build.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -329,15 +330,16 @@ unmount_volume(const struct vw_backend_ctx *ctx, const char *name,
 }
 
 /*
- * Attach and mount the image (fd img_fd, described by img) at
- * MOUNT_DIR/NAME with nosuid,nodev (erofs also read-only), then check
+ * Attach and mount the image (fd img_fd, described by img) of volume
+ * name at MOUNT_DIR/DIR (dir: the name, or LOOP_TRIAL_DIR) with nosuid,nodev (erofs also read-only), then check
  * with statfs that fs is what is mounted there.  If it already is
  * (a restart, or reconciliation), nothing changes.  Returns 0 and the
  * mounted root's fd in *rootfd (if not NULL), or an errno with msg.
  */
 static int
-mount_volume(const struct vw_backend_ctx *ctx, const char *name, int img_fd,
-    const struct stat *img, uint32_t fs, int *rootfd, char *msg, size_t msglen)
+mount_volume(const struct vw_backend_ctx *ctx, const char *name,
+    const char *dir, int img_fd, const struct stat *img, uint32_t fs,
+    int *rootfd, char *msg, size_t msglen)
 {
 	const struct vw_driver *d = ctx->driver;
 	struct loop_state *ls = state(ctx);
@@ -347,9 +349,9 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name, int img_fd,
 	unsigned n = 0;
 	int rc, rfd, dfd, lfd, ro = fs == VW_FS_EROFS, err;
 
-	snprintf(path, sizeof(path), "%s/%s", d->mount_dir, name);
+	snprintf(path, sizeof(path), "%s/%s", d->mount_dir, dir);
 	snprintf(ipath, sizeof(ipath), "%s/%s.img", d->root, name);
-	if ((rc = mounted_root(ctx, name, &rfd, &st)) < 0)
+	if ((rc = mounted_root(ctx, dir, &rfd, &st)) < 0)
 		return failf(msg, msglen, errno, "cannot check %s: %s", path,
 		    strerror(errno));
 	if (rc == 1) {
@@ -367,10 +369,10 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name, int img_fd,
 		    "the volume's image %s; unmount it (umount %s) and try "
 		    "again", path, ipath, path);
 	}
-	if (mkdirat(ls->mnt_fd, name, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(ls->mnt_fd, dir, 0755) < 0 && errno != EEXIST)
 		return failf(msg, msglen, errno, "cannot create the mount "
 		    "directory %s: %s", path, strerror(errno));
-	dfd = openat(ls->mnt_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	dfd = openat(ls->mnt_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (dfd < 0)
 		return failf(msg, msglen, errno, "cannot open the mount "
@@ -390,18 +392,18 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name, int img_fd,
 		err = errno;
 		close(dfd);
 		close(lfd);	/* autoclear: never mounted, so detached now */
-		unlinkat(ls->mnt_fd, name, AT_REMOVEDIR);
+		unlinkat(ls->mnt_fd, dir, AT_REMOVEDIR);
 		return failf(msg, msglen, err, "cannot mount %s (%s, %s) at %s: "
 		    "%s", ipath, dev, vw_fs_name(fs), path, strerror(err));
 	}
 	close(dfd);
 	close(lfd);	/* the mount holds the device now */
-	if ((rc = mounted_root(ctx, name, &rfd, &st)) != 1 ||
+	if ((rc = mounted_root(ctx, dir, &rfd, &st)) != 1 ||
 	    fstatfs(rfd, &sf) < 0 || (unsigned long)sf.f_type != fs_magic(fs) ||
 	    st.st_dev != makedev(LOOP_MAJOR_NR, n)) {
 		if (rfd >= 0)
 			close(rfd);
-		unmount_volume(ctx, name, img, msg, msglen);
+		unmount_volume(ctx, dir, img, msg, msglen);
 		return failf(msg, msglen, EIO, "after mounting %s at %s, statfs "
 		    "does not show the %s file system there; it was unmounted "
 		    "again", ipath, path, vw_fs_name(fs));
@@ -502,23 +504,81 @@ not_allowed(const struct vw_backend_ctx *ctx, const char *what,
 	return EPERM;
 }
 
-/* Open a regular file rel beneath base without symlinks or "..". */
+/*
+ * Open a regular file rel beneath base without symlinks or "..", for
+ * reading.  The path is resolved with O_PATH first, which opens nothing:
+ * a FIFO would block open(2) until a writer came, and a device's open
+ * has side effects (a tape rewinds).  Only a regular file is then
+ * reopened, through /proc/self/fd, with O_NONBLOCK for good measure.
+ * Returns the fd with *st, or -1 with errno (EINVAL: not a regular file).
+ */
 static int
-open_file_beneath(int base, const char *rel)
+open_file_beneath(int base, const char *rel, struct stat *st)
 {
 	struct open_how how;
+	char proc[64];
+	int pfd = -1, fd, saved;
 
 	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+	how.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 	    RESOLVE_NO_MAGICLINKS;
-	for (int i = 0; i < 8; i++) {
-		int fd = (int)syscall(SYS_openat2, base, rel, &how, sizeof(how));
-
-		if (fd >= 0 || errno != EAGAIN)
-			return fd;
+	for (int i = 0; i < 8 && pfd < 0; i++) {
+		pfd = (int)syscall(SYS_openat2, base, rel, &how, sizeof(how));
+		if (pfd < 0 && errno != EAGAIN)
+			return -1;
 	}
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, st) < 0)
+		goto fail;
+	if (!S_ISREG(st->st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	if ((fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0)
+		goto fail;
+	close(pfd);
+	return fd;
+fail:
+	saved = errno;
+	close(pfd);
+	errno = saved;
 	return -1;
+}
+
+/*
+ * Copy the regular file src (st) into the empty file dst, only its data:
+ * holes stay holes (SEEK_DATA/SEEK_HOLE), so a sparse image takes no
+ * more room in the root than it does where it is.  Returns 0 or errno.
+ */
+static int
+copy_sparse(int src, const struct stat *st, int dst)
+{
+	off_t data = 0, hole;
+
+	while (data < st->st_size) {
+		if ((data = lseek(src, data, SEEK_DATA)) < 0)
+			return errno == ENXIO ? 0 : errno;	/* only a hole left */
+		if ((hole = lseek(src, data, SEEK_HOLE)) < 0)
+			return errno;
+		if (hole > st->st_size)
+			hole = st->st_size;
+		for (off_t in = data, out = data; in < hole;) {
+			ssize_t n = copy_file_range(src, &in, dst, &out,
+			    (size_t)(hole - in), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return errno;
+			if (n == 0)
+				return EIO;	/* shrunk under us */
+		}
+		data = hole;
+	}
+	return 0;
 }
 
 /* Link the finished O_TMPFILE fd as ROOT/NAME.img and make it durable. */
@@ -597,6 +657,65 @@ set_top(const struct vw_volume_req *req, int rootfd, struct vw_volume_reply *rep
 	return 0;
 }
 
+/*
+ * Replace *fd (described by *st) by a copy in a new O_TMPFILE, holes
+ * kept (copy_file_range reflinks where the root's file system can).
+ * Returns 0, or an errno with the sentence in rep (*fd is then unchanged).
+ */
+static int
+fresh_copy(const struct vw_backend_ctx *ctx, const char *name, int *fd,
+    struct stat *st, struct vw_volume_reply *rep)
+{
+	int nfd, err;
+
+	if ((nfd = tmp_image(ctx, rep)) < 0)
+		return -nfd;
+	err = copy_sparse(*fd, st, nfd);
+	if (err == 0 && ftruncate(nfd, st->st_size) < 0)
+		err = errno;
+	if (err == 0 && fstat(nfd, st) < 0)
+		err = errno;
+	if (err != 0) {
+		close(nfd);
+		return FAIL(rep, err, "cannot copy the new image of volume %s: %s",
+		    name, strerror(err));
+	}
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/*
+ * May an image of size bytes (alloc of them allocated) be made in the
+ * root?  Not above the driver's max_size, and not if the root's file
+ * system has less free space than alloc.  Returns 0 or an errno with
+ * the sentence in rep.
+ */
+static int
+room_for(const struct vw_backend_ctx *ctx, const char *name, uint64_t size,
+    uint64_t alloc, struct vw_volume_reply *rep)
+{
+	const struct vw_driver *d = ctx->driver;
+	struct statfs sf;
+
+	if (size > d->max_size)
+		return FAIL(rep, EFBIG, "volume %s would be %llu MiB, above the "
+		    "limit of driver %s (max_size %llu MiB); choose a smaller "
+		    "size, or raise max_size in the configuration", name,
+		    (unsigned long long)(size >> 20), d->name,
+		    (unsigned long long)(d->max_size >> 20));
+	if (fstatfs(ctx->root_fd, &sf) < 0)
+		return FAIL(rep, errno, "cannot check the free space of %s: %s",
+		    d->root, strerror(errno));
+	if (alloc > (uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize)
+		return FAIL(rep, ENOSPC, "volume %s needs %llu MiB in %s, which "
+		    "has %llu MiB free; free some space or use a smaller image",
+		    name, (unsigned long long)(alloc >> 20), d->root,
+		    (unsigned long long)(((uint64_t)sf.f_bavail *
+		    (uint64_t)sf.f_bsize) >> 20));
+	return 0;
+}
+
 /* erofs from -o source=DIR or -o image=FILE, into the unnamed fd. */
 static int
 make_erofs(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
@@ -631,29 +750,30 @@ make_erofs(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	}
 	/* adopt: a copy in the root, so that nobody who can write below
 	 * the allowed root can change the blocks of a mounted image */
-	if ((src = open_file_beneath(base, rel)) < 0)
+	if ((src = open_file_beneath(base, rel, &st)) < 0) {
+		if (errno == EINVAL)
+			return FAIL(rep, EINVAL, "image %s is not a regular file; "
+			    "give the path of an EROFS image file", path);
 		return FAIL(rep, errno, "cannot open image %s (it must be a file "
 		    "reached without symbolic links): %s", path, strerror(errno));
-	if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !loop_image_has_fs(src, VW_FS_EROFS)) {
+	}
+	if (!loop_image_has_fs(src, VW_FS_EROFS)) {
 		close(src);
 		return FAIL(rep, EINVAL, "image %s is not an EROFS image (no "
 		    "EROFS superblock)", path);
 	}
-	for (off_t left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(src, NULL, fd, NULL, (size_t)left, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			close(src);
-			return FAIL(rep, err, "cannot copy image %s: %s", path,
-			    strerror(err));
-		}
-		left -= n;
+	if ((err = room_for(ctx, req->name, (uint64_t)st.st_size,
+	    (uint64_t)st.st_blocks * 512, rep)) != 0) {
+		close(src);
+		return err;
 	}
+	err = copy_sparse(src, &st, fd);
 	close(src);
+	if (err == 0 && ftruncate(fd, st.st_size) < 0)	/* a trailing hole */
+		err = errno;
+	if (err != 0)
+		return FAIL(rep, err, "cannot copy image %s: %s", path,
+		    strerror(err));
 	return 0;
 }
 
@@ -692,6 +812,10 @@ loop_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	if (errno != ENOENT)
 		return FAIL(rep, errno, "cannot open %s/%s.img: %s", d->root,
 		    req->name, strerror(errno));
+	/* Sparse: only the size limit (the room is taken as it is written). */
+	if (fs != VW_FS_EROFS && (err = room_for(ctx, req->name, size, 0,
+	    rep)) != 0)
+		return err;
 	if ((fd = tmp_image(ctx, rep)) < 0)
 		return -fd;
 	if (fs == VW_FS_EROFS)
@@ -708,16 +832,22 @@ loop_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		    "superblock", req->name);
 	if (err == 0 && fstat(fd, &st) < 0)
 		err = FAIL(rep, errno, "fstat: %s", strerror(errno));
+	/* The file the runner formatted may still be open in a process of
+	 * its user (a mkfs that left a child behind): what is mounted and
+	 * linked is a copy in a file that user never saw. */
+	if (err == 0 && (fs != VW_FS_EROFS ||
+	    (req->opts.flags & VW_OPT_SOURCE)))
+		err = fresh_copy(ctx, req->name, &fd, &st, rep);
 	/* Mount it once: it must mount, and its top directory gets the
 	 * owner and mode (mkfs makes it root's, 0755). */
 	if (err == 0)
-		err = mount_volume(ctx, req->name, fd, &st, fs, &rfd, rep->msg,
-		    sizeof(rep->msg));
+		err = mount_volume(ctx, req->name, LOOP_TRIAL_DIR, fd, &st, fs,
+		    &rfd, rep->msg, sizeof(rep->msg));
 	if (err == 0) {
 		if (fs != VW_FS_EROFS)
 			err = set_top(req, rfd, rep);
 		close(rfd);
-		if (unmount_volume(ctx, req->name, &st, rep->msg,
+		if (unmount_volume(ctx, LOOP_TRIAL_DIR, &st, rep->msg,
 		    sizeof(rep->msg)) != 0 && err == 0)
 			err = EIO;
 	}
@@ -747,8 +877,8 @@ loop_mount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	if (fd < 0)
 		return FAIL(rep, errno, "cannot open the image %s/%s.img: %s",
 		    d->root, req->name, strerror(errno));
-	err = mount_volume(ctx, req->name, fd, &st, fs, NULL, rep->msg,
-	    sizeof(rep->msg));
+	err = mount_volume(ctx, req->name, req->name, fd, &st, fs, NULL,
+	    rep->msg, sizeof(rep->msg));
 	close(fd);
 	if (err == 0)
 		snprintf(rep->path, sizeof(rep->path), "%s/%s", d->mount_dir,
@@ -796,16 +926,33 @@ loop_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	snprintf(rep->path, sizeof(rep->path), "%s/%s", d->root, img);
 	if (d->on_remove == VW_ON_REMOVE_ARCHIVE) {
 		time_t now = time(NULL);
+		char stamp[32];
 		struct tm tm;
+		/* NAME.img.removed-STAMP[-N] must fit NAME_MAX (255): a long
+		 * image name is shortened (the suffix is at most 29 bytes, as
+		 * in backends/dir.c), and two removals in one second get -1,
+		 * -2, ... */
+		int keep = (int)strlen(img) > NAME_MAX - 30 ? NAME_MAX - 30 :
+		    (int)strlen(img);
 
 		gmtime_r(&now, &tm);
-		snprintf(dst, sizeof(dst), "%s.removed-", img);
-		strftime(dst + strlen(dst), sizeof(dst) - strlen(dst),
-		    "%Y%m%dT%H%M%SZ", &tm);
-		if (renameat2(ctx->root_fd, img, ctx->root_fd, dst,
-		    RENAME_NOREPLACE) < 0 && errno != ENOENT)
-			return FAIL(rep, errno, "cannot archive %s/%s as %s: %s",
-			    d->root, img, dst, strerror(errno));
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		for (int i = 0; ; i++) {
+			if (i == 0)
+				snprintf(dst, sizeof(dst), "%.*s.removed-%s", keep,
+				    img, stamp);
+			else
+				snprintf(dst, sizeof(dst), "%.*s.removed-%s-%d", keep,
+				    img, stamp, i);
+			if (renameat2(ctx->root_fd, img, ctx->root_fd, dst,
+			    RENAME_NOREPLACE) == 0)
+				break;
+			if (errno == ENOENT)
+				return 0;	/* already gone */
+			if (errno != EEXIST || i >= 99)
+				return FAIL(rep, errno, "cannot archive %s/%s as "
+				    "%s: %s", d->root, img, dst, strerror(errno));
+		}
 		log_info("volume %s: image archived as %s/%s", req->name, d->root,
 		    dst);
 		return 0;
@@ -904,6 +1051,12 @@ loop_resize(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	if (fs == VW_FS_EROFS)
 		return FAIL(rep, EOPNOTSUPP, "volume %s is a read-only EROFS image; "
 		    "its size follows its content", req->name);
+	if (size > d->max_size)
+		return FAIL(rep, EFBIG, "volume %s cannot grow to %llu MiB, above "
+		    "the limit of driver %s (max_size %llu MiB); choose a smaller "
+		    "size, or raise max_size in the configuration", req->name,
+		    (unsigned long long)(size >> 20), d->name,
+		    (unsigned long long)(d->max_size >> 20));
 	if ((fd = open_image(ctx, req->name, O_RDWR, &st)) < 0)
 		return FAIL(rep, errno, "cannot open the image %s/%s.img: %s",
 		    d->root, req->name, strerror(errno));
@@ -955,8 +1108,8 @@ loop_resize(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 			}
 			close(lfd);
 		} else {
-			if ((err = mount_volume(ctx, req->name, fd, &st, fs, &rfd,
-			    rep->msg, sizeof(rep->msg))) != 0) {
+			if ((err = mount_volume(ctx, req->name, req->name, fd,
+			    &st, fs, &rfd, rep->msg, sizeof(rep->msg))) != 0) {
 				close(fd);
 				return err;
 			}

@@ -29,6 +29,14 @@ struct loop_state {
  */
 int loop_init(struct vw_backend_ctx *ctx, char *err, size_t errlen);
 
+/*
+ * The directory under mount_dir where Create mounts a new image once (to
+ * check it and set its top directory's owner), never a volume's name:
+ * names start with a letter or digit.  A helper killed meanwhile leaves a
+ * mount of an unnamed image here; loop_init removes it.
+ */
+#define LOOP_TRIAL_DIR	".creating"
+
 /* Does the file at fd hold fs's superblock magic (enum vw_fs)? */
 int loop_image_has_fs(int fd, uint32_t fs);
 

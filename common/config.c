@@ -237,7 +237,7 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 {
 	char key[96];
 	const char *gl_key = NULL;	/* a glusterfs-only key that was given */
-	int have_backend = 0, have_size = 0, have_fs = 0;
+	int have_backend = 0, have_size = 0, have_fs = 0, have_max = 0;
 
 	snprintf(key, sizeof(key), "drivers[%zu]", idx);
 	if (!YAJL_IS_OBJECT(obj))
@@ -335,6 +335,13 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				    "size such as \"512M\" or \"10G\" (K, M, G, T, "
 				    "P: powers of 1024), from 1M to 1024P");
 			have_size = 1;
+		} else if (strcmp(k, "max_size") == 0) {
+			if (!YAJL_IS_STRING(v) || vw_size_parse(v->u.string,
+			    strlen(v->u.string), &d->max_size) < 0)
+				return keyerr(err, errlen, source, key, "must be a "
+				    "size such as \"100G\" or \"1T\" (K, M, G, T, "
+				    "P: powers of 1024), from 1M to 1024P");
+			have_max = 1;
 		} else if (strcmp(k, "fs") == 0) {
 			if (!YAJL_IS_STRING(v) ||
 			    (d->fs = vw_fs_parse(v->u.string)) == VW_FS_NONE ||
@@ -385,7 +392,7 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		} else {
 			return keyerr(err, errlen, source, key, "unknown key; valid "
 			    "driver keys are: name, backend, root, allowed_roots, "
-			    "on_remove, for backend loop default_size, fs, "
+			    "on_remove, for backend loop default_size, max_size, fs, "
 			    "mount_dir, and for glusterfs volume, servers, subdir, "
 			    "node, lease_ttl");
 		}
@@ -415,13 +422,16 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 			return keyerr(err, errlen, source, key, "out of memory");
 	}
 	if (d->backend != VW_BACKEND_LOOP) {
-		if (have_size || have_fs || d->mount_dir != NULL)
-			return keyerr(err, errlen, source, key, "default_size, fs "
-			    "and mount_dir are keys of backend \"loop\" only");
+		if (have_size || have_max || have_fs || d->mount_dir != NULL)
+			return keyerr(err, errlen, source, key, "default_size, "
+			    "max_size, fs and mount_dir are keys of backend "
+			    "\"loop\" only");
 		return 0;
 	}
 	if (!have_size)
 		d->default_size = VW_DEFAULT_LOOP_SIZE;
+	if (!have_max)
+		d->max_size = VW_DEFAULT_LOOP_MAX_SIZE;
 	if (!have_fs)
 		d->fs = VW_FS_EXT4;
 	if (d->mount_dir == NULL) {
@@ -437,6 +447,12 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		return keyerr(err, errlen, source, key, "%s needs at least %llu "
 		    "MiB; raise default_size", vw_fs_name(d->fs),
 		    (unsigned long long)(vw_fs_min_size(d->fs) >> 20));
+	}
+	if (d->default_size > d->max_size) {
+		snprintf(key, sizeof(key), "drivers[%zu].default_size", idx);
+		return keyerr(err, errlen, source, key, "is above max_size (%llu "
+		    "MiB); lower default_size or raise max_size",
+		    (unsigned long long)(d->max_size >> 20));
 	}
 	return 0;
 }
@@ -1249,9 +1265,10 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 		fprintf(fp, "], \"on_remove\": \"%s\"",
 		    vw_on_remove_name(d->on_remove));
 		if (d->backend == VW_BACKEND_LOOP) {
-			fprintf(fp, ", \"default_size\": \"%llu\", \"fs\": \"%s\", "
-			    "\"mount_dir\": ", (unsigned long long)d->default_size,
-			    vw_fs_name(d->fs));
+			fprintf(fp, ", \"default_size\": \"%llu\", \"max_size\": "
+			    "\"%llu\", \"fs\": \"%s\", \"mount_dir\": ",
+			    (unsigned long long)d->default_size,
+			    (unsigned long long)d->max_size, vw_fs_name(d->fs));
 			print_json_string(fp, d->mount_dir);
 		}
 		if (d->backend == VW_BACKEND_GLUSTERFS) {

@@ -63,6 +63,8 @@ struct vw_driver {
 	enum vw_on_remove	 on_remove;
 	/* loop only (zero/NULL for other backends): */
 	uint64_t		 default_size;	/* bytes, for Creates without "size" */
+	uint64_t		 max_size;	/* bytes: no image larger (Create,
+						 * resize, adopted images) */
 	uint32_t		 fs;		/* enum vw_fs: for Creates without "fs" */
 	char			*mount_dir;	/* absolute, normalised: volumes are
 						 * mounted at MOUNT_DIR/NAME */
@@ -72,6 +74,7 @@ struct vw_driver {
 /* Defaults of the loop driver keys (doc/volwarden.json.5).  The mount
  * directory default is VW_DEFAULT_LOOP_MOUNT_BASE/DRIVER. */
 #define VW_DEFAULT_LOOP_SIZE		(10ULL << 30)
+#define VW_DEFAULT_LOOP_MAX_SIZE	(1ULL << 40)	/* 1 TiB */
 #define VW_DEFAULT_LOOP_MOUNT_BASE	"/run/volwarden/loop"
 
 /* One parsed Gluster server: transport "tcp", "rdma" or "unix", host (or

@@ -71,8 +71,9 @@ be_name(enum vw_backend_type be)
 	    "loop" : be == VW_BACKEND_GLUSTERFS ? "glusterfs" : "dir";
 }
 
-/* Show at most 32 bytes of a user's value in a message. */
-#define SHOWN(len)	((int)((len) > 32 ? 32 : (len)))
+/* Show at most 32 bytes of a user's value v in a message, never half
+ * a UTF-8 character. */
+#define SHOWN(len)	((int)vw_utf8_cut(v, (len), 32))
 
 /* A decimal id (uid or gid) in [0, 2^32 - 2]. */
 static int
@@ -498,7 +499,7 @@ vw_opt_parse_backend(enum vw_backend_type be, const char *key, size_t keylen,
 	}
 	if (d == NULL) {
 		snprintf(err, errlen, "unknown option \"%.*s\" for the %s backend; "
-		    "valid options are: %s", (int)(keylen > 64 ? 64 : keylen), key,
+		    "valid options are: %s", (int)vw_utf8_cut(key, keylen, 64), key,
 		    be_name(be), vw_opt_names_for(be));
 		return -1;
 	}
@@ -533,6 +534,12 @@ vw_loop_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "fs=erofs makes a read-only volume from "
 		    "a directory or an image: add -o source=DIR or -o image=FILE "
 		    "(below an allowed root)");
+		return -1;
+	}
+	if ((f & VW_OPT_SOURCE) && (f & VW_OPT_IMAGE)) {
+		snprintf(err, errlen, "options source and image cannot be "
+		    "combined: an erofs volume is packed from a directory "
+		    "(source) or copied from an image (image); give one of them");
 		return -1;
 	}
 	if (!erofs && (f & (VW_OPT_SOURCE | VW_OPT_IMAGE))) {

@@ -342,3 +342,50 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 	*rel = out + strlen(d->root) + 1;
 	return 0;
 }
+
+size_t
+vw_driver_name_max(const struct vw_driver *d)
+{
+	/* loop: the image is ROOT/NAME.img, one file name (NAME_MAX 255). */
+	return d->backend == VW_BACKEND_LOOP ? VW_NAME_MAX - 4 : VW_NAME_MAX;
+}
+
+int
+vw_create_check(const struct vw_driver *d, const char *name,
+    const struct vw_volume_opts *o, char *err, size_t errlen)
+{
+	size_t len = strlen(name);
+	uint64_t size;
+
+	if (len > vw_driver_name_max(d)) {
+		snprintf(err, errlen, "the name is %zu bytes long; driver %s "
+		    "(backend loop) stores NAME.img and takes names of at most "
+		    "%zu bytes; choose a shorter name", len, d->name,
+		    vw_driver_name_max(d));
+		return -1;
+	}
+	if (d->backend != VW_BACKEND_LOOP)
+		return 0;
+	size = (o->flags & VW_OPT_SIZE) ? o->size : d->default_size;
+	if (!((o->flags & VW_OPT_FS) && o->fs == VW_FS_EROFS) &&
+	    size > d->max_size) {
+		snprintf(err, errlen, "size %llu MiB is above the limit of driver "
+		    "%s (max_size %llu MiB); choose a smaller size, or raise "
+		    "max_size in the configuration", (unsigned long long)(size >> 20),
+		    d->name, (unsigned long long)(d->max_size >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+vw_utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n = len > max ? max : len;
+
+	/* s[n] a continuation byte: the character it belongs to started
+	 * before n and would be cut; end before that character. */
+	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}

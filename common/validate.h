@@ -76,4 +76,23 @@ int vw_volume_path(const struct vw_driver *d, const char *name,
     const struct vw_volume_opts *o, char *out, size_t outlen, size_t *allowed,
     const char **rel, char *err, size_t errlen);
 
+
+/* The longest volume name driver d can store: VW_NAME_MAX, but loop
+ * keeps NAME.img in one directory entry (NAME_MAX), so 4 bytes less. */
+size_t vw_driver_name_max(const struct vw_driver *d);
+
+/*
+ * What driver d (not the options' schema) limits at Create: the name's
+ * length (vw_driver_name_max) and, for loop, the size (given, or the
+ * driver's default_size) against its max_size.  Returns 0, or -1 with a
+ * sentence in err.
+ */
+int vw_create_check(const struct vw_driver *d, const char *name,
+    const struct vw_volume_opts *o, char *err, size_t errlen);
+
+
+/* How many of the len bytes of s to show when at most max may be shown:
+ * max or fewer, never ending inside a UTF-8 character (cut before it). */
+size_t vw_utf8_cut(const char *s, size_t len, size_t max);
+
 #endif

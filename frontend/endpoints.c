@@ -283,6 +283,20 @@ fe_create_submit(const struct vw_call *c, struct vw_dreq *dreq)
 		fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
 		goto out;
 	}
+	/* What the helper checks of every request (privhelper/dispatch.c),
+	 * in case the backend's rules above let something through that
+	 * the helper would take for a protocol violation: its exit would
+	 * end the daemon. */
+	if (vw_opts_check(opts, err, sizeof(err)) < 0) {
+		fe_reply_err(c, 200, "volume %s: the options cannot be used "
+		    "together (%s); check them and try again", dreq->name, err);
+		goto out;
+	}
+	if (vw_create_check(c->drv->d, dreq->name, opts, err,
+	    sizeof(err)) < 0) {
+		fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
+		goto out;
+	}
 	fe_op_submit(c, VW_OP_CREATE, dreq, opts);
 	free(opts);
 	return;		/* dreq now belongs to the op */

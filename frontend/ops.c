@@ -285,6 +285,28 @@ create_done(void *arg, const struct vw_volume_reply *rep)
 	}
 }
 
+/*
+ * Would the helper take these options?  It checks every request with
+ * vw_opts_check and the backend's schema (privhelper/dispatch.c) and
+ * treats a failure as a protocol violation: it exits, and so does the
+ * daemon.  So no request leaves here that fails them; returns 0, or -1
+ * with a sentence in err.
+ */
+static int
+opts_sendable(const struct vw_op *op, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (vw_opts_check(&op->opts, why, sizeof(why)) < 0 ||
+	    vw_opts_check_backend(op->drv->d->backend, &op->opts, why,
+	    sizeof(why)) < 0) {
+		snprintf(err, errlen, "volume %s: its options cannot be used by "
+		    "driver %s (%s)", op->dreq.name, op->drv->d->name, why);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 op_create(struct vw_op *op)
 {
@@ -313,6 +335,11 @@ op_create(struct vw_op *op)
 		return;
 	}
 	if (check_overlap(op, op->path) < 0) {
+		op_finish(op);
+		return;
+	}
+	if (opts_sendable(op, err, sizeof(err)) < 0) {
+		fe_reply_err(&op->call, 200, "%s", err);
 		op_finish(op);
 		return;
 	}
@@ -387,6 +414,7 @@ op_remove(struct vw_op *op)
 {
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	char err[1024];
 
 	if (v == NULL) {
 		/* Already gone, e.g. a retried Remove: nothing to do. */
@@ -410,6 +438,11 @@ op_remove(struct vw_op *op)
 		return;
 	}
 	vw_volume_opts_of(v, &op->opts);
+	if (opts_sendable(op, err, sizeof(err)) < 0) {
+		fe_reply_err(&op->call, 200, "%s", err);
+		op_finish(op);
+		return;
+	}
 	if (hc_volume(drv, VW_MSG_VOLUME_REMOVE, op->dreq.name, &op->opts,
 	    remove_done, op) < 0) {
 		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
@@ -492,6 +525,7 @@ op_mount(struct vw_op *op)
 {
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	char err[1024];
 	uint32_t cur;
 
 	if (v == NULL) {
@@ -531,6 +565,11 @@ op_mount(struct vw_op *op)
 	}
 	/* 0 -> 1 or 1 -> 0: the backend acts. */
 	vw_volume_opts_of(v, &op->opts);
+	if (opts_sendable(op, err, sizeof(err)) < 0) {
+		fe_reply_err(&op->call, 200, "%s", err);
+		op_finish(op);
+		return;
+	}
 	if (hc_volume(drv, op->kind == VW_OP_MOUNT ? VW_MSG_VOLUME_MOUNT :
 	    VW_MSG_VOLUME_UNMOUNT, op->dreq.name, &op->opts, mount_done, op) < 0) {
 		fe_reply_err(&op->call, 200, "volume %s: the privileged helper did "
@@ -752,7 +791,7 @@ op_resize(struct vw_op *op)
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
 	uint64_t size = op->opts.size;
-	char err[512];
+	char err[1024];
 
 	if (drv->d->backend != VW_BACKEND_LOOP) {
 		resize_answer(op, EOPNOTSUPP, "volume %s: driver %s (backend %s) "
@@ -777,9 +816,17 @@ op_resize(struct vw_op *op)
 	}
 	op->opts.flags |= VW_OPT_SIZE;
 	op->opts.size = size;
-	if (vw_opts_check_backend(drv->d->backend, &op->opts, err,
-	    sizeof(err)) < 0) {
-		resize_answer(op, EINVAL, "volume %s: %s", op->dreq.name, err);
+	if (opts_sendable(op, err, sizeof(err)) < 0) {
+		resize_answer(op, EINVAL, "%s", err);
+		op_finish(op);
+		return;
+	}
+	if (size > drv->d->max_size) {
+		resize_answer(op, EFBIG, "volume %s: size %llu MiB is above the "
+		    "limit of driver %s (max_size %llu MiB); choose a smaller "
+		    "size, or raise max_size in the configuration", op->dreq.name,
+		    (unsigned long long)(size >> 20), drv->d->name,
+		    (unsigned long long)(drv->d->max_size >> 20));
 		op_finish(op);
 		return;
 	}

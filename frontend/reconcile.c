@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/options.h"
+#include "common/validate.h"
 #include "frontend/frontend.h"
 
 struct rec_arg {
@@ -40,6 +42,7 @@ reconcile_one(void *arg, struct vw_volume *v)
 	const struct vw_volume_reply *rep;
 	struct vw_msg_hdr hdr;
 	uint64_t id = drv->helper.next_id++;
+	char why[512];
 	void *payload;
 	int rc;
 
@@ -49,6 +52,18 @@ reconcile_one(void *arg, struct vw_volume *v)
 	}
 	snprintf(req->name, sizeof(req->name), "%s", v->name);
 	vw_volume_opts_of(v, &req->opts);
+	/* A record the helper would take for a protocol violation (it
+	 * would exit, and so would the daemon): skip it, loudly. */
+	if (vw_opts_check(&req->opts, why, sizeof(why)) < 0 ||
+	    vw_opts_check_backend(drv->d->backend, &req->opts, why,
+	    sizeof(why)) < 0) {
+		free(req);
+		log_warnx("driver %s: volume %s has recorded options this "
+		    "driver cannot use (%s); it is not reconciled", drv->d->name,
+		    v->name, why);
+		ra->failed++;
+		return 0;
+	}
 	rc = vw_msg_send(drv->helper.fd, type, id, req, sizeof(*req), -1);
 	free(req);
 	if (rc < 0 || vw_msg_recv(drv->helper.fd, buf, sizeof(buf), &hdr,

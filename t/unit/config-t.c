@@ -57,10 +57,10 @@ main(void)
 	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
-	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, for backend loop default_size, fs, mount_dir, and for glusterfs volume, servers, subdir, node, lease_ttl",
+	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, for backend loop default_size, max_size, fs, mount_dir, and for glusterfs volume, servers, subdir, node, lease_ttl",
 	    "unknown driver key");
 	is_string(parse_err(DRV(",\"fs\":\"xfs\"")),
-	    "t.json: key drivers[0]: default_size, fs and mount_dir are keys of backend \"loop\" only",
+	    "t.json: key drivers[0]: default_size, max_size, fs and mount_dir are keys of backend \"loop\" only",
 	    "loop keys refused for a dir driver");
 	{
 		struct vw_config c;
@@ -79,8 +79,22 @@ main(void)
 		    "\"loop\",\"root\":\"/v\"}]}", "t.json", e, sizeof(e)) == 0 &&
 		    c.drivers[0].fs == VW_FS_EXT4 &&
 		    c.drivers[0].default_size == (10ULL << 30) &&
+		    c.drivers[0].max_size == (1ULL << 40) &&
 		    strcmp(c.drivers[0].mount_dir, "/run/volwarden/loop/vl") == 0,
-		    "loop: defaults ext4, 10G, /run/volwarden/loop/NAME");
+		    "loop: defaults ext4, 10G, max 1T, /run/volwarden/loop/NAME");
+		vw_config_free(&c);
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\",\"max_size\":\"1G\"}]}", "t.json", e,
+		    sizeof(e)) < 0 && strcmp(e, "t.json: key drivers[0].default_size: "
+		    "is above max_size (1024 MiB); lower default_size or raise "
+		    "max_size") == 0, "loop: default_size above max_size refused");
+		vw_config_free(&c);
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\",\"max_size\":\"2T\"}]}", "t.json", e,
+		    sizeof(e)) == 0 && c.drivers[0].max_size == (2ULL << 40),
+		    "loop: max_size 2T");
 		vw_config_free(&c);
 	}
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"rel\"}]}"),

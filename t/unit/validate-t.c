@@ -279,5 +279,59 @@ main(void)
 		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) < 0,
 		    "snapshot_keep 0 with its flag refused by the backend check");
 	}
+	/* Values in messages are cut on a UTF-8 character boundary. */
+	{
+		/* 31 ASCII bytes, then a 2-byte character across byte 32. */
+		const char *v = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xbc.....";
+		const char *q;
+
+		ok(vw_utf8_cut(v, strlen(v), 32) == 31, "a cut inside \\xc3\\xbc "
+		    "moves before the character");
+		ok(vw_utf8_cut(v, strlen(v), 33) == 33, "a cut after it keeps it");
+		ok(vw_utf8_cut("ab", 2, 32) == 2, "a short value is whole");
+		memset(&o, 0, sizeof(o));
+		ok(opt(&o, "uid", v, err, sizeof(err)) < 0, "uid=<utf-8> refused");
+		q = strchr(err, '"');
+		ok(q != NULL && vw_utf8_valid(q, strlen(q)), "the message is valid "
+		    "UTF-8 (%s)", err);
+		memset(&o, 0, sizeof(o));
+		ok(vw_opt_parse_backend(VW_BACKEND_LOOP, "source", 6, "/a", 2, &o,
+		    err, sizeof(err)) == 0 && vw_opt_parse_backend(VW_BACKEND_LOOP,
+		    "image", 5, "/a/b", 4, &o, err, sizeof(err)) == 0 &&
+		    vw_opt_parse_backend(VW_BACKEND_LOOP, "fs", 2, "erofs", 5, &o,
+		    err, sizeof(err)) == 0, "loop: source, image and fs=erofs parse");
+		ok(vw_opts_check_backend(VW_BACKEND_LOOP, &o, err, sizeof(err)) < 0,
+		    "loop: source and image together refused by the backend check");
+		has_string(err, "cannot be combined", "... with a sentence");
+	}
+	/* Per-driver Create limits (vw_create_check). */
+	{
+		struct vw_driver d;
+		char n[300];
+
+		memset(&d, 0, sizeof(d));
+		d.name = (char *)"lp";
+		d.backend = VW_BACKEND_LOOP;
+		d.default_size = 10ULL << 30;
+		d.max_size = 1ULL << 40;
+		memset(&o, 0, sizeof(o));
+		memset(n, 'a', sizeof(n));
+		n[251] = '\0';
+		ok(vw_create_check(&d, n, &o, err, sizeof(err)) == 0,
+		    "loop: a 251-byte name is taken");
+		n[251] = 'a';
+		n[252] = '\0';
+		ok(vw_create_check(&d, n, &o, err, sizeof(err)) < 0,
+		    "loop: a 252-byte name is refused");
+		has_string(err, "at most 251 bytes", "... naming the limit");
+		o.flags = VW_OPT_SIZE;
+		o.size = 2ULL << 40;
+		ok(vw_create_check(&d, "ab", &o, err, sizeof(err)) < 0,
+		    "loop: size above max_size refused");
+		has_string(err, "max_size", "... naming max_size");
+		d.backend = VW_BACKEND_DIR;
+		ok(vw_create_check(&d, n, &o, err, sizeof(err)) == 0,
+		    "dir: a 252-byte name and no size limit");
+	}
 	return done_testing();
 }
