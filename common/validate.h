@@ -34,6 +34,15 @@ int vw_name_field_valid(const char *field, size_t size);
 int vw_utf8_valid(const char *s, size_t len);
 
 /*
+ * Copy the NUL-terminated src into dst (size bytes, size > 0) as valid
+ * UTF-8, for text from sources that are not trusted to be: every byte
+ * that does not start a valid sequence becomes '?', and a cut to fit
+ * falls between characters, never inside one.  dst is always
+ * NUL-terminated; returns its length.  dst and src must not overlap.
+ */
+size_t vw_utf8_copy(char *dst, size_t size, const char *src);
+
+/*
  * Normalise a mountpoint option: collapse repeated '/', drop a trailing
  * '/', refuse empty values, '.' and '..' components, control characters
  * and paths longer than VW_PATH_MAX - 1.  out may equal in.  Returns 0 or
