@@ -64,6 +64,7 @@ struct vw_driver {
 	/* loop only (zero/NULL for other backends): */
 	uint64_t		 default_size;	/* bytes, for Creates without "size" */
 	uint32_t		 fs;		/* enum vw_fs: for Creates without "fs" */
+	/* loop and glusterfs (NULL for the others): */
 	char			*mount_dir;	/* absolute, normalised: volumes are
 						 * mounted at MOUNT_DIR/NAME */
 	struct vw_gluster_cfg	 gl;		/* backend glusterfs only */
@@ -73,6 +74,9 @@ struct vw_driver {
  * directory default is VW_DEFAULT_LOOP_MOUNT_BASE/DRIVER. */
 #define VW_DEFAULT_LOOP_SIZE		(10ULL << 30)
 #define VW_DEFAULT_LOOP_MOUNT_BASE	"/run/volwarden/loop"
+/* glusterfs: volumes are bind-mounted at VW_DEFAULT_GLUSTER_MOUNT_BASE/
+ * DRIVER/NAME unless mount_dir says otherwise. */
+#define VW_DEFAULT_GLUSTER_MOUNT_BASE	"/run/volwarden/gluster-binds"
 
 /* One parsed Gluster server: transport "tcp", "rdma" or "unix", host (or
  * the socket path for unix) and port (0: gfapi's default, 24007). */

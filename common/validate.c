@@ -321,8 +321,11 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 	int n;
 
 	*allowed = (size_t)-1;
-	if (d->backend == VW_BACKEND_LOOP) {
-		/* Mounted at MOUNT_DIR/NAME; source and image are inputs. */
+	if (d->backend == VW_BACKEND_LOOP ||
+	    d->backend == VW_BACKEND_GLUSTERFS) {
+		/* Mounted at MOUNT_DIR/NAME; source and image are inputs
+		 * (loop), the directory on the Gluster FUSE mount is bound
+		 * there (glusterfs: backends/glusterfs.c gl_source_path). */
 		n = snprintf(out, outlen, "%s/%s", d->mount_dir, name);
 		if (n < 0 || (size_t)n >= outlen) {
 			snprintf(err, errlen, "the mount path under %s is too long",
@@ -362,13 +365,8 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 			    "%s", d->root);
 		return -1;
 	}
-	/* glusterfs: ROOT is the FUSE mount of the whole Gluster volume, and
-	 * volumes are directories of its base subdir. */
-	if (d->backend == VW_BACKEND_GLUSTERFS && d->gl.subdir != NULL)
-		n = snprintf(out, outlen, "%s/%s/%s", d->root, d->gl.subdir, name);
-	else
-		n = snprintf(out, outlen, "%s/%s", d->root,
-		    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
+	n = snprintf(out, outlen, "%s/%s", d->root,
+	    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(err, errlen, "the volume path under %s is too long", d->root);
 		return -1;

@@ -70,7 +70,9 @@ const char *vw_path_beneath(const char *root, const char *path);
 int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
 
 /*
- * Where a volume lives.  loop: MOUNT_DIR/NAME, where it is mounted.
+ * Where a volume lives.  loop and glusterfs: MOUNT_DIR/NAME, where it
+ * is mounted (glusterfs: the bind mount of its directory on the FUSE
+ * mount).
  * dir and btrfs: DRIVER_ROOT/NAME without a mountpoint
  * option, DRIVER_ROOT/REL for a relative one, or the absolute mountpoint
  * when it lies strictly beneath one of the driver's allowed roots (then
