@@ -102,8 +102,8 @@ struct vw_backend {
 
 /*
  * Append one status entry: key (lower case [a-z0-9_], shorter than
- * VW_STATUS_KEY_MAX) and a printf-formatted value, cut to fit
- * VW_STATUS_VALUE_MAX.  Returns 0, or -1 (ENOSPC) when the reply already
+ * VW_STATUS_KEY_MAX) and a printf-formatted value, made valid UTF-8 and
+ * cut between characters to fit VW_STATUS_VALUE_MAX (vw_utf8_copy).  Returns 0, or -1 (ENOSPC) when the reply already
  * holds VW_STATUS_MAX entries.  privhelper/dispatch.c.
  */
 int vw_status_add(struct vw_status_reply *rep, const char *key,

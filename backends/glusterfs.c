@@ -13,9 +13,11 @@
  */
 #include "vw-build.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <pwd.h>
@@ -54,6 +56,7 @@ struct gl {
 	uint64_t	next_id;
 	struct gk	keeper;
 	char		pidfile[VW_PATH_MAX];
+	int		mnt_fd;		/* mount_dir, after its self-bind */
 };
 
 static int
@@ -236,6 +239,114 @@ gl_prepare(const struct vw_driver *d, char *err, size_t errlen)
 	return 0;
 }
 
+static int unbind(const struct gl *, const char *, const char *);
+
+/* mkdir -p with mode 0700 for what is made (root's directories). */
+static int
+make_path(const char *path)
+{
+	char buf[VW_PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		if ((*p = c) == '\0')
+			return 0;
+	}
+}
+
+/*
+ * The mount directory (root's, mode 0700): bound onto itself and made
+ * MS_SHARED, so that the copies of our binds in containers' mount
+ * namespaces (runc makes them slaves) hear of our unmounts, as for loop
+ * (doc/design.md 9b).  Then every bind a previous instance left there is
+ * detached: its FUSE client died with that instance's keeper, containers
+ * keep their own copies, and the frontend mounts the volumes that its
+ * counts say are in use again at start-up (fe_gluster_start).
+ */
+static int
+setup_mount_dir(struct vw_backend_ctx *ctx, struct gl *gl, char *err,
+    size_t errlen)
+{
+	const struct vw_driver *d = ctx->driver;
+	const char *dir = d->mount_dir;
+	struct statx stx;
+	struct stat st;
+	struct dirent *de;
+	DIR *dp;
+	int dfd;
+
+	if (make_path(dir) < 0) {
+		snprintf(err, errlen, "driver %s: cannot create mount_dir %s: %s",
+		    d->name, dir, strerror(errno));
+		return -1;
+	}
+	if (statx(AT_FDCWD, dir, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0) {
+		snprintf(err, errlen, "driver %s: cannot check mount_dir %s: %s",
+		    d->name, dir, strerror(errno));
+		return -1;
+	}
+	if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+		if (mount(dir, dir, NULL, MS_BIND, NULL) < 0) {
+			snprintf(err, errlen, "driver %s: cannot bind-mount "
+			    "mount_dir %s onto itself: %s", d->name, dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (mount(NULL, dir, NULL, MS_SHARED, NULL) < 0) {
+		snprintf(err, errlen, "driver %s: cannot make mount_dir %s a "
+		    "shared mount: %s", d->name, dir, strerror(errno));
+		return -1;
+	}
+	/* Opened after the bind mount: an fd from before would reach the
+	 * directory underneath it. */
+	gl->mnt_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (gl->mnt_fd < 0 || fstat(gl->mnt_fd, &st) < 0) {
+		snprintf(err, errlen, "driver %s: cannot open mount_dir %s (it "
+		    "must be a directory, not a symbolic link): %s", d->name, dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 077)) {
+		snprintf(err, errlen, "driver %s: mount_dir %s must be owned by "
+		    "root with mode 0700 (chown root %s; chmod 0700 %s)", d->name,
+		    dir, dir, dir);
+		return -1;
+	}
+	if ((dfd = dup(gl->mnt_fd)) < 0 || (dp = fdopendir(dfd)) == NULL) {
+		snprintf(err, errlen, "driver %s: cannot read mount_dir %s: %s",
+		    d->name, dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		int e;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((e = unbind(gl, dir, de->d_name)) != 0)
+			log_warnx("driver %s: cannot clear %s/%s left by a previous "
+			    "instance: %s", d->name, dir, de->d_name, strerror(e));
+		else
+			log_debug("driver %s: cleared %s/%s", d->name, dir,
+			    de->d_name);
+	}
+	closedir(dp);
+	return 0;
+}
+
 static int
 gl_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 {
@@ -248,6 +359,7 @@ gl_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 		return -1;
 	}
 	gl->agent_fd = -1;
+	gl->mnt_fd = -1;
 	/* The FUSE client's pid file beside the admin socket: a directory
 	 * that only root may write (the run directory is the frontend
 	 * user's, and root must not write through its links). */
@@ -261,13 +373,21 @@ gl_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 		free(gl);
 		return -1;
 	}
+	if (setup_mount_dir(ctx, gl, err, errlen) < 0) {
+		if (gl->mnt_fd >= 0)
+			close(gl->mnt_fd);
+		free(gl);
+		return -1;
+	}
 	if (spawn_agent(ctx, gl, err, errlen) < 0) {
+		close(gl->mnt_fd);
 		free(gl);
 		return -1;
 	}
 	if (gk_spawn(d, gl->pidfile, ctx->foreground, ctx->debug, 10000,
 	    &gl->keeper, err, errlen) < 0) {
 		close(gl->agent_fd);
+		close(gl->mnt_fd);
 		free(gl);
 		return -1;
 	}
@@ -287,6 +407,9 @@ gl_fini(struct vw_backend_ctx *ctx)
 	gl->agent_fd = -1;
 	if (gk_stop(&gl->keeper) < 0)
 		log_warn("waiting for the FUSE keeper");
+	/* The binds stay: running containers use them, and the next
+	 * start-up clears them (setup_mount_dir). */
+	close(gl->mnt_fd);
 	free(gl);
 	ctx->priv = NULL;
 	return 0;
@@ -373,17 +496,33 @@ relay_volume(const struct vw_backend_ctx *ctx, uint32_t type,
 	return rep->err;
 }
 
-/* The volume's absolute path (ROOT/[SUBDIR/]NAME) and its part below
- * ROOT. */
+/* Where containers see the volume: MOUNT_DIR/NAME (vw_volume_path). */
 static int
 locate(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
-    char *abs, size_t len, const char **rel, struct vw_volume_reply *rep)
+    char *abs, size_t len, struct vw_volume_reply *rep)
 {
 	size_t allowed;
+	const char *rel;
 
 	if (vw_volume_path(ctx->driver, req->name, &req->opts, abs, len,
-	    &allowed, rel, rep->msg, sizeof(rep->msg)) < 0)
+	    &allowed, &rel, rep->msg, sizeof(rep->msg)) < 0)
 		return EPERM;
+	return 0;
+}
+
+/* The volume's directory on the FUSE mount, ROOT/[SUBDIR/]NAME, and its
+ * part below ROOT. */
+static int
+source_path(const struct vw_driver *d, const char *name, char *abs,
+    size_t len, const char **rel, struct vw_volume_reply *rep)
+{
+	int n = d->gl.subdir != NULL ? snprintf(abs, len, "%s/%s/%s", d->root,
+	    d->gl.subdir, name) : snprintf(abs, len, "%s/%s", d->root, name);
+
+	if (n < 0 || (size_t)n >= len)
+		return fail(rep, ENAMETOOLONG, "the path of volume %s under %s "
+		    "is too long", name, d->root);
+	*rel = abs + strlen(d->root) + 1;
 	return 0;
 }
 
@@ -391,43 +530,49 @@ static int
 gl_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
     struct vw_volume_reply *rep)
 {
-	const char *rel;
 	int err;
 
 	if ((err = relay_volume(ctx, VW_MSG_VOLUME_CREATE, req, rep)) != 0)
 		return err;
-	return locate(ctx, req, rep->path, sizeof(rep->path), &rel, rep);
+	return locate(ctx, req, rep->path, sizeof(rep->path), rep);
 }
 
 static int
 gl_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
     struct vw_volume_reply *rep)
 {
-	const char *rel;
 	int err;
 
 	if ((err = relay_volume(ctx, VW_MSG_VOLUME_REMOVE, req, rep)) != 0)
 		return err;
-	return locate(ctx, req, rep->path, sizeof(rep->path), &rel, rep);
+	return locate(ctx, req, rep->path, sizeof(rep->path), rep);
 }
 
 /*
  * Is ROOT the live FUSE mount, and is the volume's directory there?
- * O_PATH: the helper has no CAP_DAC_READ_SEARCH, and a volume may be
- * mode 0700 for another uid; only search permission on the parents is
- * needed.  No symlink is followed and nothing leaves ROOT.
+ * Returns 0 with *out an O_PATH descriptor of that directory, or an
+ * errno with a sentence in rep->msg.  O_PATH: the helper has no
+ * CAP_DAC_READ_SEARCH, and a volume may be mode 0700 for another uid;
+ * only search permission on the parents is needed.  No symlink is
+ * followed, nothing leaves ROOT and no mount below it is crossed: the
+ * directory is on the Gluster volume, never a host path.
  */
 static int
-check_fuse(const struct vw_backend_ctx *ctx, const char *abs, const char *rel,
-    const char *name, struct vw_volume_reply *rep)
+check_fuse(const struct vw_backend_ctx *ctx, const char *name, int *out,
+    struct vw_volume_reply *rep)
 {
 	const struct vw_driver *d = ctx->driver;
 	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-	    RESOLVE_NO_MAGICLINKS };
+	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+	char abs[VW_PATH_MAX];
+	const char *rel = NULL;
 	struct statfs sf;
 	int rfd, fd, err;
 
+	*out = -1;
+	if ((err = source_path(d, name, abs, sizeof(abs), &rel, rep)) != 0)
+		return err;
 	rfd = open(d->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rfd < 0 || fstatfs(rfd, &sf) < 0 ||
 	    (unsigned long)sf.f_type != VW_FUSE_SUPER_MAGIC) {
@@ -451,11 +596,112 @@ check_fuse(const struct vw_backend_ctx *ctx, const char *abs, const char *rel,
 			    "create the volume again", abs, name);
 		if (err == ELOOP || err == EXDEV)
 			return fail(rep, err, "the path %s of volume %s contains a "
-			    "symbolic link, which is never followed", abs, name);
+			    "symbolic link or a mount point, which is never "
+			    "followed", abs, name);
 		return fail(rep, err, "cannot reach %s of volume %s on the Gluster "
 		    "mount: %s", abs, name, strerror(err));
 	}
-	close(fd);
+	*out = fd;
+	return 0;
+}
+
+/* Detach every mount stacked at MOUNT_DIR/NAME and remove the directory
+ * (so that a Docker bind of an unmounted volume fails instead of writing
+ * to MOUNT_DIR).  MNT_DETACH: a bind of a dead FUSE client cannot be
+ * unmounted otherwise, and containers hold their own copies.  Returns 0
+ * or an errno. */
+static int
+unbind(const struct gl *gl, const char *dir, const char *name)
+{
+	char path[VW_PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path))
+		return ENAMETOOLONG;
+	for (int i = 0; i < 64; i++)
+		if (umount2(path, UMOUNT_NOFOLLOW | MNT_DETACH) < 0) {
+			if (errno == EINVAL || errno == ENOENT)
+				break;	/* nothing (more) mounted there */
+			return errno;
+		}
+	if (unlinkat(gl->mnt_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return errno;
+	return 0;
+}
+
+/* Is the O_PATH descriptor fd the live bind of the directory src? */
+static int
+same_dir(int fd, const struct stat *src)
+{
+	struct stat st;
+	struct statfs sf;
+
+	return fstat(fd, &st) == 0 && st.st_dev == src->st_dev &&
+	    st.st_ino == src->st_ino && fstatfs(fd, &sf) == 0 &&
+	    (unsigned long)sf.f_type == VW_FUSE_SUPER_MAGIC;
+}
+
+/*
+ * Bind the checked directory (src, an O_PATH descriptor from
+ * check_fuse) onto MOUNT_DIR/NAME, the path Docker gets.  The source is
+ * /proc/self/fd/N, so the kernel binds that very directory: a Gluster
+ * client that swaps the name on the volume for a symbolic link after
+ * the check changes nothing.  MOUNT_DIR is root's (0700), so nobody
+ * else can change the target.  Idempotent: a live bind of the same
+ * directory stays; a stale one (a dead FUSE client, a replaced
+ * directory) is detached and bound again.  Returns 0 or an errno with a
+ * sentence in rep->msg.
+ */
+static int
+bind_volume(const struct vw_backend_ctx *ctx, const char *name, int src,
+    struct vw_volume_reply *rep)
+{
+	const struct gl *gl = ctx->priv;
+	const char *dir = ctx->driver->mount_dir;
+	char from[32], to[32];
+	struct stat sst;
+	int tfd, err;
+
+	if (fstat(src, &sst) < 0)
+		return fail(rep, errno, "cannot stat the directory of volume %s "
+		    "on the Gluster mount: %s", name, strerror(errno));
+	tfd = openat(gl->mnt_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (tfd >= 0 && same_dir(tfd, &sst)) {
+		close(tfd);
+		return 0;
+	}
+	if (tfd >= 0)
+		close(tfd);
+	if ((err = unbind(gl, dir, name)) != 0)
+		return fail(rep, err, "cannot clear %s/%s for volume %s: %s", dir,
+		    name, name, strerror(err));
+	if (mkdirat(gl->mnt_fd, name, 0700) < 0 ||
+	    (tfd = openat(gl->mnt_fd, name, O_PATH | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail(rep, errno, "cannot make the mount directory %s/%s "
+		    "of volume %s: %s", dir, name, name, strerror(errno));
+	snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", tfd);
+	if (mount(from, to, NULL, MS_BIND, NULL) < 0) {
+		err = errno;
+		close(tfd);
+		(void)unbind(gl, dir, name);
+		return fail(rep, err, "cannot bind-mount the directory of volume "
+		    "%s at %s/%s: %s", name, dir, name, strerror(err));
+	}
+	close(tfd);
+	/* Check what is there now, through a fresh descriptor. */
+	tfd = openat(gl->mnt_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (tfd < 0 || !same_dir(tfd, &sst)) {
+		if (tfd >= 0)
+			close(tfd);
+		(void)unbind(gl, dir, name);
+		return fail(rep, EIO, "the bind mount of volume %s at %s/%s does "
+		    "not show its Gluster directory; not used", name, dir, name);
+	}
+	close(tfd);
 	return 0;
 }
 
@@ -464,15 +710,17 @@ gl_mount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
     struct vw_volume_reply *rep)
 {
 	struct vw_volume_reply *tmp;
-	const char *rel;
-	int err;
+	int err, fd;
 
 	if ((err = relay_volume(ctx, VW_MSG_VOLUME_MOUNT, req, rep)) != 0 ||
-	    (err = locate(ctx, req, rep->path, sizeof(rep->path), &rel,
-	    rep)) != 0)
+	    (err = locate(ctx, req, rep->path, sizeof(rep->path), rep)) != 0)
 		return err;
-	if ((err = check_fuse(ctx, rep->path, rel, req->name, rep)) == 0)
-		return 0;
+	if ((err = check_fuse(ctx, req->name, &fd, rep)) == 0) {
+		err = bind_volume(ctx, req->name, fd, rep);
+		close(fd);
+		if (err == 0)
+			return 0;
+	}
 	/* Not usable here: give the lease back. */
 	if ((tmp = calloc(1, sizeof(*tmp))) == NULL)
 		fatal("calloc");
@@ -486,12 +734,92 @@ static int
 gl_unmount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
     struct vw_volume_reply *rep)
 {
-	const char *rel;
 	int err;
 
+	/* The local bind first: it goes even when the servers are away
+	 * (the lease then expires by itself). */
+	if ((err = unbind(ctx->priv, ctx->driver->mount_dir, req->name)) != 0)
+		return fail(rep, err, "cannot unmount %s/%s of volume %s: %s",
+		    ctx->driver->mount_dir, req->name, req->name, strerror(err));
 	if ((err = relay_volume(ctx, VW_MSG_VOLUME_UNMOUNT, req, rep)) != 0)
 		return err;
-	return locate(ctx, req, rep->path, sizeof(rep->path), &rel, rep);
+	return locate(ctx, req, rep->path, sizeof(rep->path), rep);
+}
+
+/*
+ * Binds of a FUSE client that died (the keeper has mounted a new one):
+ * bind the volume again from the new mount, so that containers started
+ * from now on see it.  Called with each fresh listing (every
+ * VW_SCAN_INTERVAL s), between requests.
+ */
+static void
+rebind_dead(const struct vw_backend_ctx *ctx)
+{
+	const struct gl *gl = ctx->priv;
+	struct vw_volume_reply *rep;
+	struct dirent *de;
+	struct statfs sf;
+	DIR *dp;
+	int dfd, fd;
+
+	if ((dfd = openat(gl->mnt_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || (dp = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+		fatal("calloc");
+	while ((de = readdir(dp)) != NULL) {
+		char why[128];
+
+		if (de->d_name[0] == '.' || vw_name_valid(de->d_name,
+		    strlen(de->d_name), why, sizeof(why)) < 0)
+			continue;
+		fd = openat(gl->mnt_fd, de->d_name, O_PATH | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 ? errno != ENOTCONN :
+		    fstatfs(fd, &sf) == 0 || errno != ENOTCONN) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (check_fuse(ctx, de->d_name, &fd, rep) == 0) {
+			if (bind_volume(ctx, de->d_name, fd, rep) == 0)
+				log_info("volume %s: bound again at %s/%s after "
+				    "the FUSE client was restarted", de->d_name,
+				    ctx->driver->mount_dir, de->d_name);
+			else
+				log_warnx("volume %s: %s", de->d_name, rep->msg);
+			close(fd);
+		} else
+			log_warnx("volume %s: its bind of a dead FUSE client stays "
+			    "until the next Mount: %s", de->d_name, rep->msg);
+	}
+	closedir(dp);
+	free(rep);
+}
+
+/* The agent's status text: msg, keys ([a-z0-9_]+) and values all
+ * terminated and valid UTF-8. */
+static int
+status_text_ok(const struct vw_status_reply *rep)
+{
+	if (!vw_utf8_valid(rep->msg, strlen(rep->msg)))
+		return 0;
+	for (uint32_t i = 0; i < rep->count; i++) {
+		const struct vw_status_entry *e = &rep->entries[i];
+		size_t n = strnlen(e->key, sizeof(e->key));
+
+		if (n == 0 || n == sizeof(e->key) ||
+		    strspn(e->key, "abcdefghijklmnopqrstuvwxyz0123456789_") != n ||
+		    memchr(e->value, '\0', sizeof(e->value)) == NULL ||
+		    !vw_utf8_valid(e->value, strlen(e->value)))
+			return 0;
+	}
+	return 1;
 }
 
 static int
@@ -512,9 +840,18 @@ gl_status(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL)
 		fatalx("protocol violation from the gfapi agent: a malformed "
 		    "status reply");
-	for (uint32_t i = 0; i < rep->count; i++) {
-		rep->entries[i].key[sizeof(rep->entries[i].key) - 1] = '\0';
-		rep->entries[i].value[sizeof(rep->entries[i].value) - 1] = '\0';
+	/* The text is checked like relay_volume checks a reply's, but a
+	 * status is only informational: a bad one becomes an error the
+	 * user sees in the Status map, never the end of the daemon. */
+	if (!status_text_ok(rep)) {
+		log_warnx("volume %s: the gfapi agent sent a status with a "
+		    "malformed key or a value that is not UTF-8; not shown",
+		    req->name);
+		memset(rep, 0, sizeof(*rep));
+		snprintf(rep->msg, sizeof(rep->msg), "the backend sent an "
+		    "unreadable status (the gfapi agent of driver %s; see the "
+		    "log)", d->name);
+		return EPROTO;
 	}
 	live = statfs(d->root, &sf) == 0 &&
 	    (unsigned long)sf.f_type == VW_FUSE_SUPER_MAGIC;
@@ -532,6 +869,8 @@ gl_scan(const struct vw_backend_ctx *ctx, const struct vw_scan_req *req,
 	char why[128];
 	int err;
 
+	if (req->offset == 0)
+		rebind_dead(ctx);
 	err = relay(ctx, VW_MSG_VOLUME_SCAN, req, sizeof(*req), rep,
 	    sizeof(*rep), rep->msg, sizeof(rep->msg));
 	if (err != 0) {
@@ -554,9 +893,11 @@ gl_scan(const struct vw_backend_ctx *ctx, const struct vw_scan_req *req,
 
 const struct vw_backend vw_backend_glusterfs = {
 	.name = "glusterfs",
-	/* None: the helper only relays to the agent and looks at ROOT,
-	 * which root owns; volume directories are checked with O_PATH. */
-	.caps = 0,
+	/* CAP_SYS_ADMIN only, for the bind mounts at MOUNT_DIR/NAME
+	 * (seccomp: mount with exactly MS_BIND, umount2 with
+	 * UMOUNT_NOFOLLOW | MNT_DETACH).  Volume directories are checked
+	 * with O_PATH, so no DAC capability. */
+	.caps = 1ULL << CAP_SYS_ADMIN,
 	.prepare = gl_prepare,
 	.init = gl_init,
 	.create = gl_create,

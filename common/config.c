@@ -394,7 +394,7 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 			    "driver keys are: name, backend, root, allowed_roots, "
 			    "on_remove, for backend loop default_size, max_size, fs, "
 			    "mount_dir, and for glusterfs volume, servers, subdir, "
-			    "node, lease_ttl");
+			    "node, lease_ttl, mount_dir");
 		}
 	}
 	if (gl_key != NULL && have_backend && d->backend != VW_BACKEND_GLUSTERFS) {
@@ -421,11 +421,30 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		if ((d->gl.node = strdup(host)) == NULL)
 			return keyerr(err, errlen, source, key, "out of memory");
 	}
+	if (d->backend == VW_BACKEND_GLUSTERFS) {
+		/* Volumes are bind-mounted at MOUNT_DIR/NAME (the
+		 * directory checked on the FUSE mount, never a path a
+		 * Gluster client could swap for a link). */
+		if (have_size || have_max || have_fs)
+			return keyerr(err, errlen, source, key, "default_size, "
+			    "max_size and fs are keys of backend \"loop\" only");
+		if (d->mount_dir == NULL) {
+			size_t n = strlen(VW_DEFAULT_GLUSTER_MOUNT_BASE) +
+			    strlen(d->name) + 2;
+
+			if ((d->mount_dir = malloc(n)) == NULL)
+				return keyerr(err, errlen, source, key,
+				    "out of memory");
+			snprintf(d->mount_dir, n, "%s/%s",
+			    VW_DEFAULT_GLUSTER_MOUNT_BASE, d->name);
+		}
+		return 0;
+	}
 	if (d->backend != VW_BACKEND_LOOP) {
 		if (have_size || have_max || have_fs || d->mount_dir != NULL)
 			return keyerr(err, errlen, source, key, "default_size, "
 			    "max_size, fs and mount_dir are keys of backend "
-			    "\"loop\" only");
+			    "\"loop\" only (mount_dir also of \"glusterfs\")");
 		return 0;
 	}
 	if (!have_size)
@@ -901,7 +920,7 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 			}
 		}
 	}
-	/* A loop driver's mount directory holds nothing but its mounts: it
+	/* A loop or glusterfs driver's mount directory holds nothing but its mounts: it
 	 * may not overlap any driver's root, allowed roots or mount
 	 * directory (an image or source inside it would be hidden by a
 	 * mount, and a mount inside a root could be deleted as a volume). */
@@ -924,7 +943,7 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 					continue;
 				snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
 				return keyerr(err, errlen, src, key, "%s overlaps %s "
-				    "of driver %s; give each loop driver a mount "
+				    "of driver %s; give each loop or glusterfs driver a mount "
 				    "directory of its own, apart from every root",
 				    m, r, b->name);
 			}
@@ -1101,6 +1120,8 @@ add_legacy_gluster(struct vw_config *cfg, const struct vw_overrides *ov,
 	d->gl.lease_ttl = VW_LEASE_TTL_DEFAULT;
 	if ((d->name = strdup("glusterfs")) == NULL ||
 	    (d->root = strdup(VW_DEFAULT_GLUSTER_ROOT)) == NULL ||
+	    (d->mount_dir = strdup(VW_DEFAULT_GLUSTER_MOUNT_BASE
+	    "/glusterfs")) == NULL ||
 	    (d->gl.volume = strdup(ov->gfs_volume)) == NULL)
 		goto nomem;
 	for (p = ov->gfs_servers; *p != '\0'; ) {
@@ -1272,6 +1293,8 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 			print_json_string(fp, d->mount_dir);
 		}
 		if (d->backend == VW_BACKEND_GLUSTERFS) {
+			fputs(", \"mount_dir\": ", fp);
+			print_json_string(fp, d->mount_dir);
 			fputs(", \"volume\": ", fp);
 			print_json_string(fp, d->gl.volume);
 			fputs(", \"servers\": [", fp);

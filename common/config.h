@@ -66,6 +66,7 @@ struct vw_driver {
 	uint64_t		 max_size;	/* bytes: no image larger (Create,
 						 * resize, adopted images) */
 	uint32_t		 fs;		/* enum vw_fs: for Creates without "fs" */
+	/* loop and glusterfs (NULL for the others): */
 	char			*mount_dir;	/* absolute, normalised: volumes are
 						 * mounted at MOUNT_DIR/NAME */
 	struct vw_gluster_cfg	 gl;		/* backend glusterfs only */
@@ -76,6 +77,9 @@ struct vw_driver {
 #define VW_DEFAULT_LOOP_SIZE		(10ULL << 30)
 #define VW_DEFAULT_LOOP_MAX_SIZE	(1ULL << 40)	/* 1 TiB */
 #define VW_DEFAULT_LOOP_MOUNT_BASE	"/run/volwarden/loop"
+/* glusterfs: volumes are bind-mounted at VW_DEFAULT_GLUSTER_MOUNT_BASE/
+ * DRIVER/NAME unless mount_dir says otherwise. */
+#define VW_DEFAULT_GLUSTER_MOUNT_BASE	"/run/volwarden/gluster-binds"
 
 /* One parsed Gluster server: transport "tcp", "rdma" or "unix", host (or
  * the socket path for unix) and port (0: gfapi's default, 24007). */

@@ -66,41 +66,75 @@ vw_name_field_valid(const char *field, size_t size)
 	return vw_name_valid(field, (size_t)(nul - field), err, sizeof(err));
 }
 
+/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0
+ * when the bytes there are not one. */
+static size_t
+utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		n = 1; cp = c & 0x1f; min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2; cp = c & 0x0f; min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3; cp = c & 0x07; min = 0x10000;
+	} else
+		return 0;
+	if (len - 1 < n)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 int
 vw_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
+		if ((n = utf8_seq(s + i, len - i)) == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
 
-		if (c < 0x80) {
+size_t
+vw_utf8_copy(char *dst, size_t size, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t len = strlen(src), i = 0, o = 0, n;
+
+	if (size == 0)
+		return 0;
+	while (i < len) {
+		if ((n = utf8_seq(s + i, len - i)) == 0) {
+			if (o + 1 >= size)
+				break;
+			dst[o++] = '?';
 			i++;
 			continue;
 		}
-		if ((c & 0xe0) == 0xc0) {
-			n = 1; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else
-			return 0;
-		if (len - i - 1 < n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		if (o + n >= size)
+			break;		/* never half a character */
+		memcpy(dst + o, s + i, n);
+		o += n;
+		i += n;
 	}
-	return 1;
+	dst[o] = '\0';
+	return o;
 }
 
 int
@@ -287,8 +321,11 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 	int n;
 
 	*allowed = (size_t)-1;
-	if (d->backend == VW_BACKEND_LOOP) {
-		/* Mounted at MOUNT_DIR/NAME; source and image are inputs. */
+	if (d->backend == VW_BACKEND_LOOP ||
+	    d->backend == VW_BACKEND_GLUSTERFS) {
+		/* Mounted at MOUNT_DIR/NAME; source and image are inputs
+		 * (loop), the directory on the Gluster FUSE mount is bound
+		 * there (glusterfs: backends/glusterfs.c gl_source_path). */
 		n = snprintf(out, outlen, "%s/%s", d->mount_dir, name);
 		if (n < 0 || (size_t)n >= outlen) {
 			snprintf(err, errlen, "the mount path under %s is too long",
@@ -328,13 +365,8 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 			    "%s", d->root);
 		return -1;
 	}
-	/* glusterfs: ROOT is the FUSE mount of the whole Gluster volume, and
-	 * volumes are directories of its base subdir. */
-	if (d->backend == VW_BACKEND_GLUSTERFS && d->gl.subdir != NULL)
-		n = snprintf(out, outlen, "%s/%s/%s", d->root, d->gl.subdir, name);
-	else
-		n = snprintf(out, outlen, "%s/%s", d->root,
-		    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
+	n = snprintf(out, outlen, "%s/%s", d->root,
+	    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(err, errlen, "the volume path under %s is too long", d->root);
 		return -1;

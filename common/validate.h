@@ -34,6 +34,15 @@ int vw_name_field_valid(const char *field, size_t size);
 int vw_utf8_valid(const char *s, size_t len);
 
 /*
+ * Copy the NUL-terminated src into dst (size bytes, size > 0) as valid
+ * UTF-8, for text from sources that are not trusted to be: every byte
+ * that does not start a valid sequence becomes '?', and a cut to fit
+ * falls between characters, never inside one.  dst is always
+ * NUL-terminated; returns its length.  dst and src must not overlap.
+ */
+size_t vw_utf8_copy(char *dst, size_t size, const char *src);
+
+/*
  * Normalise a mountpoint option: collapse repeated '/', drop a trailing
  * '/', refuse empty values, '.' and '..' components, control characters
  * and paths longer than VW_PATH_MAX - 1.  out may equal in.  Returns 0 or
@@ -61,7 +70,9 @@ const char *vw_path_beneath(const char *root, const char *path);
 int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
 
 /*
- * Where a volume lives.  loop: MOUNT_DIR/NAME, where it is mounted.
+ * Where a volume lives.  loop and glusterfs: MOUNT_DIR/NAME, where it
+ * is mounted (glusterfs: the bind mount of its directory on the FUSE
+ * mount).
  * dir and btrfs: DRIVER_ROOT/NAME without a mountpoint
  * option, DRIVER_ROOT/REL for a relative one, or the absolute mountpoint
  * when it lies strictly beneath one of the driver's allowed roots (then

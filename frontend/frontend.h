@@ -400,6 +400,16 @@ typedef void (*hc_status_cb)(void *arg, const struct vw_status_reply *rep);
 int hc_status(struct vw_drv *drv, const char *name,
     const struct vw_volume_opts *opts, hc_status_cb cb, void *arg);
 
+/*
+ * replies.c: a VOLUME_STATUS reply as the frontend may show it.  Returns
+ * rep when its count, keys ([a-z0-9_], none of the frontend's own) and
+ * text (terminated, UTF-8) are all right; else fills bad with err EPROTO,
+ * no entries and the sentence "the backend sent an unreadable status"
+ * (shown as status_error), and returns bad.  Never fails.
+ */
+const struct vw_status_reply *fe_status_reply_usable(
+    const struct vw_status_reply *rep, struct vw_status_reply *bad);
+
 /* Ask the helper for one page of VOLUME_SCAN; cb runs with the reply,
  * valid only during the call.  Returns 0 or -1 if it cannot be sent. */
 typedef void (*hc_scan_cb)(void *arg, const struct vw_scan_reply *rep);

@@ -2,7 +2,10 @@
  * The frontend's side of the helper channel: spawn the helper, say HELLO,
  * then send volume requests and match replies to them.  The helper serves
  * requests strictly in order, so a reply must answer the oldest request in
- * flight; anything else is a protocol violation and ends the daemon.
+ * flight; anything else is a protocol violation and ends the daemon.  So
+ * does a malformed reply to a request that changes state; a malformed
+ * VOLUME_STATUS reply (informational only) becomes the volume's
+ * status_error instead.
  */
 #include "vw-build.h"
 
@@ -70,47 +73,6 @@ reply_len(uint32_t type)
 	if (type == VW_MSG_VOLUME_SCAN)
 		return sizeof(struct vw_scan_reply);
 	return sizeof(struct vw_volume_reply);
-}
-
-/* Keys the frontend itself puts in Get's Status map. */
-static int
-status_key_ok(const char *k, size_t size)
-{
-	static const char *const taken[] = { "driver", "backend", "on_remove",
-	    "mounts", "options", "status_error",
-	    "snapshot_next", "snapshot_last" };	/* schedule.c */
-	size_t n = strnlen(k, size);
-
-	if (n == 0 || n == size)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' &&
-		    k[i] <= '9') || k[i] == '_'))
-			return 0;
-	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
-		if (strcmp(k, taken[i]) == 0)
-			return 0;
-	return 1;
-}
-
-/* A status reply the frontend can show: count in range, keys of the
- * allowed form, values and msg terminated UTF-8. */
-static int
-status_reply_ok(const struct vw_status_reply *rep)
-{
-	if (rep->err < 0 || rep->count > VW_STATUS_MAX ||
-	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL ||
-	    !vw_utf8_valid(rep->msg, strlen(rep->msg)))
-		return 0;
-	for (uint32_t i = 0; i < rep->count; i++) {
-		const struct vw_status_entry *e = &rep->entries[i];
-
-		if (!status_key_ok(e->key, sizeof(e->key)) ||
-		    memchr(e->value, '\0', sizeof(e->value)) == NULL ||
-		    !vw_utf8_valid(e->value, strlen(e->value)))
-			return 0;
-	}
-	return 1;
 }
 
 /* A scan reply the frontend can use: count in range, every name a valid
@@ -310,14 +272,23 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (p->type == VW_MSG_VOLUME_STATUS) {
-			if (!status_reply_ok(payload)) {
-				log_warnx("%s: protocol violation: malformed %s",
-				    __func__, vw_msg_name(hdr.type));
-				helper_gone(drv, "broke the protocol");
-				return;
-			}
+			/* A status is informational and changes nothing, and
+			 * its text may come from storage others write (a
+			 * Gluster volume): one we cannot show becomes that
+			 * volume's status_error, never the daemon's end.
+			 * The header was checked above, so the stream is
+			 * still in step. */
+			static struct vw_status_reply bad;
+			const struct vw_status_reply *srep =
+			    fe_status_reply_usable(payload, &bad);
+
+			if (srep == &bad)
+				log_warnx("driver %s: the helper sent an unreadable "
+				    "%s (a bad key, count or value that is not "
+				    "UTF-8); showing an error instead",
+				    drv->d->name, vw_msg_name(hdr.type));
 			pending_done(drv, p);
-			p->tcb(p->arg, payload);
+			p->tcb(p->arg, srep);
 			free(p);
 			continue;
 		}

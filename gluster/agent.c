@@ -59,6 +59,18 @@ reply(uint32_t type, uint64_t id, const void *p, size_t len)
 		fatal("sending %s reply", vw_msg_name(type));
 }
 
+/* A reply's sentence as valid UTF-8 (cut between characters), whatever
+ * went into it: the helper and the frontend refuse anything else. */
+static void
+clean_msg(char *msg, size_t size)
+{
+	char tmp[VW_ERRMSG_MAX];
+
+	msg[size - 1] = '\0';
+	(void)vw_utf8_copy(tmp, sizeof(tmp) < size ? sizeof(tmp) : size, msg);
+	memcpy(msg, tmp, strlen(tmp) + 1);
+}
+
 /* One request: check it completely, act, answer. */
 static void
 serve_one(struct ga *ga, const struct vw_msg_hdr *hdr, const void *payload)
@@ -77,6 +89,7 @@ serve_one(struct ga *ga, const struct vw_msg_hdr *hdr, const void *payload)
 		memcpy(&sreq, payload, sizeof(sreq));
 		memset(&screp, 0, sizeof(screp));
 		ga_scan(ga, &sreq, &screp);
+		clean_msg(screp.msg, sizeof(screp.msg));
 		if (screp.err != 0)
 			log_warnx("%s", screp.msg);
 		reply(hdr->type, hdr->id, &screp, sizeof(screp));
@@ -93,6 +106,7 @@ serve_one(struct ga *ga, const struct vw_msg_hdr *hdr, const void *payload)
 	if (hdr->type == VW_MSG_VOLUME_STATUS) {
 		memset(&srep, 0, sizeof(srep));
 		ga_status(ga, &req, &srep);
+		clean_msg(srep.msg, sizeof(srep.msg));
 		reply(hdr->type, hdr->id, &srep, sizeof(srep));
 		return;
 	}
@@ -114,6 +128,7 @@ serve_one(struct ga *ga, const struct vw_msg_hdr *hdr, const void *payload)
 		fatalx("protocol violation: unexpected %s (type %u)",
 		    vw_msg_name(hdr->type), hdr->type);
 	}
+	clean_msg(rep.msg, sizeof(rep.msg));
 	if (rep.err != 0)
 		log_warnx("%s %s: %s", vw_msg_name(hdr->type), req.name, rep.msg);
 	else

@@ -264,7 +264,7 @@ static int
 read_marker(struct ga *ga, const char *path, long long *expires, char *node,
     size_t nodelen)
 {
-	char buf[512], nb[VW_NAME_MAX + 1];
+	char buf[512], nb[VW_NAME_MAX + 1], why[128];
 
 	if (read_small(ga, path, buf, sizeof(buf)) < 0)
 		return -1;
@@ -273,7 +273,11 @@ read_marker(struct ga *ga, const char *path, long long *expires, char *node,
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(node, nodelen, "%s", nb[0] ? nb : "?");
+	/* Any Gluster client may have written it: a node that is not a
+	 * valid node name (perhaps not UTF-8) is shown as "?", never put
+	 * into a message. */
+	snprintf(node, nodelen, "%s", nb[0] != '\0' && vw_name_valid(nb,
+	    strlen(nb), why, sizeof(why)) == 0 ? nb : "?");
 	return 0;
 }
 
@@ -406,6 +410,19 @@ other_leases(struct ga *ga, const char *name, char *list, size_t len,
 	if ((n = list_dir(ga, dir, &v)) < 0)
 		return errno == ENOENT ? 0 : -1;
 	for (ssize_t i = 0; i < n; i++) {
+		char why[128];
+
+		/* A lease is named after a node, and node names follow the
+		 * volume-name rule (config.c).  Anything else was put there
+		 * by some other Gluster client: no node of ours holds it,
+		 * and its name (perhaps not even UTF-8) must not reach a
+		 * message or the Status map. */
+		if (vw_name_valid(v[i].name, strlen(v[i].name), why,
+		    sizeof(why)) < 0) {
+			log_debug("volume %s: ignoring a lease file with an "
+			    "invalid node name", name);
+			continue;
+		}
 		if (snprintf(path, sizeof(path), "%s/%s", dir, v[i].name) >=
 		    (int)sizeof(path))
 			continue;
@@ -825,7 +842,8 @@ out:
 		    req->name, marker, ga->ttl);
 }
 
-/* One Status entry (as vw_status_add, which lives in the privhelper). */
+/* One Status entry (as vw_status_add, which lives in the privhelper):
+ * the value made valid UTF-8 and cut between characters. */
 static void
 st_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -834,6 +852,7 @@ static void
 st_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
 {
 	struct vw_status_entry *e;
+	char buf[VW_STATUS_VALUE_MAX * 4];
 	va_list ap;
 
 	if (rep->count >= VW_STATUS_MAX)
@@ -841,8 +860,11 @@ st_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
 	e = &rep->entries[rep->count++];
 	snprintf(e->key, sizeof(e->key), "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(e->value, sizeof(e->value), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Valid UTF-8 whatever the value came from (a file name, a file's
+	 * contents), cut between characters: the frontend shows it. */
+	(void)vw_utf8_copy(e->value, sizeof(e->value), buf);
 }
 
 void
@@ -867,10 +889,14 @@ ga_status(struct ga *ga, const struct vw_volume_req *req,
 	}
 	if (gpath(ga, path, sizeof(path), META "/created/%s", req->name) == 0 &&
 	    read_small(ga, path, buf, sizeof(buf)) == 0) {
-		char node[VW_NAME_MAX + 1];
+		char node[VW_NAME_MAX + 1], why[128];
 
+		/* Written by whichever client made the volume: shown only
+		 * if it is a node name (st_add sanitises anyway). */
 		if (sscanf(buf, "created=%*d node=%255s", node) == 1)
-			st_add(rep, "created_by", "%s", node);
+			st_add(rep, "created_by", "%s", vw_name_valid(node,
+			    strlen(node), why, sizeof(why)) == 0 ? node :
+			    "(not a valid node name)");
 	}
 	if (other_leases(ga, req->name, list, sizeof(list), &count) < 0) {
 		rep->err = errno;

@@ -288,6 +288,7 @@ int
 vw_status_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
 {
 	struct vw_status_entry *e;
+	char buf[VW_STATUS_VALUE_MAX * 4];
 	va_list ap;
 
 	if (rep->count >= VW_STATUS_MAX) {
@@ -297,8 +298,11 @@ vw_status_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...
 	e = &rep->entries[rep->count++];
 	snprintf(e->key, sizeof(e->key), "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(e->value, sizeof(e->value), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* Valid UTF-8 whatever the value came from (a file name, a file's
+	 * contents), cut between characters: the frontend shows it. */
+	(void)vw_utf8_copy(e->value, sizeof(e->value), buf);
 	return 0;
 }
 

@@ -4,8 +4,9 @@
  * message at a time from its inherited channel and works on directory
  * trees with *at() calls relative to root fds it opened at start-up.  It
  * may not create sockets (a root process that could connect to
- * /run/docker.sock would be root on the host), execute programs, mount,
- * trace, or change its credentials.
+ * /run/docker.sock would be root on the host), execute programs, trace,
+ * or change its credentials, and mounts only as its backend's table
+ * below allows (loop: its images; glusterfs: binds).
  */
 #include "vw-build.h"
 
@@ -136,11 +137,16 @@ static const struct vw_sc_rule loop_rules[] = {
 /*
  * glusterfs (backends/glusterfs.c): the helper relays to the gfapi agent
  * over an inherited socket (poll, sendmsg, recvmsg: the base list),
- * checks with statfs/fstatfs that the driver root is a FUSE mount, and
- * at exit waits for the FUSE keeper it started.  No ioctl.
+ * checks with statfs/fstatfs that the driver root is a FUSE mount,
+ * bind-mounts each mounted volume's directory at MOUNT_DIR/NAME (mount
+ * with exactly MS_BIND: no remount, move, propagation change or new file
+ * system; umount2 only detaching, never following a link), and at exit
+ * waits for the FUSE keeper it started.  No ioctl.
  */
 static const struct vw_sc_rule glusterfs_rules[] = {
 	ALLOW(fstatfs), ALLOW(statfs), ALLOW(wait4),
+	ALLOW_IF(mount, SCMP_A3(SCMP_CMP_EQ, MS_BIND)),
+	ALLOW_IF(umount2, SCMP_A1(SCMP_CMP_EQ, UMOUNT_NOFOLLOW | MNT_DETACH)),
 	DENY(ioctl, ENOTTY),
 };
 

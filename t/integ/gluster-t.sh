@@ -15,7 +15,13 @@
 # A refused while B has the volume mounted, allowed after B unmounts;
 # a dead node's lease expires; names with .. and /; servers stopped: fast
 # clear errors while a dir driver keeps answering, recovery after restart;
-# the FUSE client killed: mounted again.
+# the FUSE client killed: mounted again, and a mounted volume bound
+# again.  Security: a lease file whose name is not UTF-8 (any Gluster
+# client can write one) does not end the daemon; a volume's directory
+# swapped for a symbolic link to / after Mount never exposes the host's
+# / at the Mountpoint (it is a bind of the checked directory); binds of
+# a previous instance are cleared and those in use bound again at
+# start-up.
 
 if [ -z "${top_srcdir:-}" ]; then
 	top_srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -189,7 +195,7 @@ node_conf() {
   "admin_socket": "$1/admin/admin.sock",
   "drivers": [ $dirdrv
     {"name": "$GDRV", "backend": "glusterfs", "root": "$1/gmnt",
-     "volume": "$VOL", "servers": ["$GHOST"], "subdir": "docker",
+     "mount_dir": "$1/mnt", "volume": "$VOL", "servers": ["$GHOST"], "subdir": "docker",
      "node": "$3", "lease_ttl": $TTL, "on_remove": "delete"}
   ]
 }
@@ -230,6 +236,11 @@ all_stop() {
 		fp=$(fuse_pid "$d")
 		[ -n "$fp" ] && kill -9 "$fp" 2>/dev/null
 		umount -l "$d/gmnt" 2>/dev/null
+		# The binds of volumes, then mount_dir's own bind.
+		for m in $(awk -v p="$d/mnt/" '$2 ~ "^" p { print $2 }' /proc/mounts | sort -r); do
+			umount -l "$m" 2>/dev/null
+		done
+		while grep -q " $d/mnt " /proc/mounts; do umount -l "$d/mnt" || break; done
 	done
 	rm -f "$ASOCK" "$DSOCK"
 }
@@ -284,6 +295,9 @@ agent=$(for h in $(cat "/proc/$APID/task/$APID/children"); do
 	done)
 is "$(ps -o user= -p "$agent" | tr -d ' ')" "$VW_TEST_USER" \
 	"the gfapi agent runs as $VW_TEST_USER, not root"
+helper=$(ps -o ppid= -p "$agent" | tr -d ' ')
+is "$(awk '/^CapEff:/ { print $2 }' "/proc/$helper/status")" "0000000000200000" \
+	"the driver's helper keeps CAP_SYS_ADMIN only (for the volume binds)"
 
 # ------------------------------------------------------------ docker
 
@@ -314,9 +328,9 @@ has "$(json_get "$js" '.[0].Status.fuse_mount')" "(mounted)" "inspect: Status.fu
 until_ok 20 lists "$BSOCK" gdata
 ok $? "node B lists gdata, made on node A (after ${WAITED} s)"
 is "$(call "$BSOCK" VolumeDriver.Get '{"Name":"gdata"}' | jq -r .Volume.Mountpoint)" \
-	"$B/gmnt/docker/gdata" "node B: Get gives its own mount path"
+	"$B/mnt/gdata" "node B: Get gives its own mount path"
 mp=$(call "$BSOCK" VolumeDriver.Mount '{"Name":"gdata","ID":"b1"}' | jq -r .Mountpoint)
-is "$mp" "$B/gmnt/docker/gdata" "node B mounts gdata"
+is "$mp" "$B/mnt/gdata" "node B mounts gdata (a bind in its mount_dir)"
 is "$(cat "$mp/f" 2>&1)" "hello from A" "node B reads A's data through its FUSE mount"
 shows_lease() { call "$ASOCK" VolumeDriver.Get '{"Name":"gdata"}' | jq -r .Volume.Status.mounted_elsewhere | grep -q node-b; }
 until_ok 10 shows_lease
@@ -342,12 +356,100 @@ done
 is "$(ls -A "$BRICK/docker" | grep -v '^\.volwarden$' | tr '\n' ' ')" "" \
 	"nothing was created in the Gluster volume for them"
 
+# ------------------------------------------------------------ hostile text
+
+# Any Gluster client (another node, or anyone who can reach the servers)
+# may write files under .volwarden: their names and contents are not
+# UTF-8 or node names just because volwarden writes such.
+utf8() { printf '%s' "$1" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; }
+is "$(call "$ASOCK" VolumeDriver.Create '{"Name":"gbad"}')" "{}" "node A creates gbad"
+L="$A/gmnt/docker/.volwarden/leases/gbad"
+mkdir -p "$L" && printf 'expires=9999999999 node=x\n' >"$L/$(printf 'evil\xff')" &&
+	printf 'expires=9999999999 node=node-z\n' >"$L/node-z" &&
+	printf 'created=1 node=ev\xffil\n' >"$A/gmnt/docker/.volwarden/created/gbad"
+ok $? "a lease file named evil\\xff (beside node-z's) and a creator ev\\xffil planted through the FUSE mount"
+# The status is fetched in the background (fresh for 2 s), and the
+# agent's gfapi client may cache what it read before for a moment.
+sees_bad() {
+	OUT=$(call "$ASOCK" VolumeDriver.Get '{"Name":"gbad"}')
+	[ "$(json_get "$OUT" .Volume.Status.created_by)" = "(not a valid node name)" ] &&
+		case "$(json_get "$OUT" .Volume.Status.mounted_elsewhere)" in *node-z*) ;; *) false ;; esac
+}
+until_ok 15 sees_bad
+ok $? "Get still answers, with the planted files read (${WAITED} s)"
+ok "$(kill -0 "$APID"; echo $?)" "node A stays up"
+ok "$(utf8 "$OUT"; echo $?)" "its answer is valid UTF-8"
+is "$(json_get "$OUT" .Volume.Status.mounted_elsewhere | sed 's/ (.*//')" "node-z" \
+	"mounted_elsewhere names node-z only: the lease with an invalid name is no node's"
+is "$(json_get "$OUT" .Volume.Status.created_by)" "(not a valid node name)" \
+	"created_by does not repeat the invalid node name"
+rm -f "$L/node-z"
+# The same text in a request that changes state (its reply is checked
+# strictly, and used to end the daemon).
+printf 'expires=9999999999 node=\xfe\xff\n' >"$A/gmnt/docker/.volwarden/removing/gbad"
+refused() {
+	OUT=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gbad","ID":"x1"}')
+	case "$(json_get "$OUT" .Err)" in *"being removed by node ?"*) ;; *) false ;; esac
+}
+until_ok 10 refused
+ok $? "Mount refused while a Remove marker names an unreadable node, which is not repeated"
+ok "$(kill -0 "$APID"; echo $?)" "node A stays up"
+rm -f "$A/gmnt/docker/.volwarden/removing/gbad"
+removed() { [ "$(call "$ASOCK" VolumeDriver.Remove '{"Name":"gbad"}')" = "{}" ]; }
+until_ok 10 removed
+ok $? "Remove succeeds: the bogus lease blocks nothing"
+
+# ------------------------------------------------------------ link swap
+
+# Mount checks ROOT/docker/NAME without following links, and Docker gets
+# a bind of that very directory: a Gluster client that swaps the name
+# for a link to / afterwards must not put the host's / in a container.
+is "$(call "$ASOCK" VolumeDriver.Create '{"Name":"gsw"}')" "{}" "node A creates gsw"
+echo mine >"$A/gmnt/docker/gsw/marker"
+mp=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gsw","ID":"s1"}' | jq -r .Mountpoint)
+is "$mp" "$A/mnt/gsw" "Mount gives the bind in mount_dir"
+ok "$(mountpoint -q "$mp"; echo $?)" "which is a mount point"
+is "$(stat -c '%U %a' "$A/mnt")" "root 700" "mount_dir is root's, mode 0700"
+mv "$A/gmnt/docker/gsw" "$A/gmnt/docker/gsw.moved" && ln -s / "$A/gmnt/docker/gsw"
+ok $? "a Gluster client swaps the directory for a symbolic link to /"
+is "$(cat "$mp/marker" 2>&1)" "mine" "the Mountpoint still shows the volume's content"
+ok "$([ ! -e "$mp/etc/passwd" ]; echo $?)" "and never the host's /"
+out=$(DK run --rm --network none -v gsw:/data "$IMG" sh -c 'cat /data/marker; ls /data/etc/passwd' 2>&1)
+has "$out" "mine" "a container started after the swap sees the volume"
+unlike "$out" "^/data/etc/passwd" "and not the host's /"
+is "$(call "$ASOCK" VolumeDriver.Unmount '{"Name":"gsw","ID":"s1"}')" "{}" "Unmount gsw"
+ok "$([ ! -e "$mp" ]; echo $?)" "the bind and its directory are gone"
+out=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gsw","ID":"s2"}')
+like "$(json_get "$out" .Err)" "symbolic link|does not exist" \
+	"a new Mount refuses the link (the agent sees no directory, or the helper a link)"
+is "$(json_get "$out" '.Mountpoint // ""')" "" "and gives no Mountpoint"
+rm "$A/gmnt/docker/gsw" && mv "$A/gmnt/docker/gsw.moved" "$A/gmnt/docker/gsw"
+
+# ------------------------------------------------------------ restart
+
+# Binds survive a restart; those of a previous instance are cleared and
+# the volumes in use (mount count > 0) bound again from the new FUSE
+# mount.
+mounted_s3() { mp=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gsw","ID":"s3"}' | jq -r .Mountpoint); [ "$mp" = "$A/mnt/gsw" ]; }
+until_ok 10 mounted_s3
+ok $? "gsw is mounted again once the directory is back (${WAITED} s)"
+mkdir "$A/mnt/stale" && mount --bind "$TESTDIR/brick" "$A/mnt/stale"
+ok $? "a stale bind left in mount_dir"
+node_stop A
+node_start A || bail_out "node A did not restart: $(grep -v debug "$A/volwarden.log" | tail -5)"
+ok "$([ ! -e "$A/mnt/stale" ]; echo $?)" "node A restarted: the stale bind is cleared"
+bound() { [ "$(cat "$A/mnt/gsw/marker" 2>/dev/null)" = mine ]; }
+until_ok 20 bound
+ok $? "gsw (1 mount reference) is bound again from the new FUSE mount (${WAITED} s)"
+is "$(call "$ASOCK" VolumeDriver.Unmount '{"Name":"gsw","ID":"s3"}')" "{}" "Unmount gsw"
+is "$(call "$ASOCK" VolumeDriver.Remove '{"Name":"gsw"}')" "{}" "Remove gsw"
+
 # ------------------------------------------------------------ a dead node
 
 is "$(call "$ASOCK" VolumeDriver.Create '{"Name":"gexp"}')" "{}" "node A creates gexp"
 until_ok 20 lists "$BSOCK" gexp
 mp=$(call "$BSOCK" VolumeDriver.Mount '{"Name":"gexp","ID":"b2"}' | jq -r .Mountpoint)
-is "$mp" "$B/gmnt/docker/gexp" "node B mounts gexp"
+is "$mp" "$B/mnt/gexp" "node B mounts gexp"
 bfuse=$(fuse_pid "$B")
 kill -9 "$BPID"
 wait "$BPID" 2>/dev/null
@@ -389,21 +491,27 @@ pass "glusterd restarted (pid $GLUSTERD_PID); it starts the brick again"
 until_ok 60 sh -c "[ \"\$(curl -s --unix-socket '$ASOCK' -X POST http://p/VolumeDriver.Create -d '{\"Name\":\"gdown\"}')\" = '{}' ]"
 ok $? "node A reconnects by itself: Create succeeds ${WAITED} s after the restart"
 mp=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gkeep","ID":"a9"}' | jq -r .Mountpoint)
-is "$mp" "$A/gmnt/docker/gkeep" "Mount works again"
+is "$mp" "$A/mnt/gkeep" "Mount works again"
 echo back >"$mp/f" 2>/dev/null
 is "$(cat "$BRICK/docker/gkeep/f" 2>&1)" "back" "writes through the FUSE mount reach the brick again"
 call "$ASOCK" VolumeDriver.Unmount '{"Name":"gkeep","ID":"a9"}' >/dev/null
 
 # ------------------------------------------------------------ FUSE death
 
+mp=$(call "$ASOCK" VolumeDriver.Mount '{"Name":"gkeep","ID":"k1"}' | jq -r .Mountpoint)
+is "$(cat "$mp/f" 2>&1)" "back" "gkeep mounted (ID k1) before the FUSE client dies"
 old=$(fuse_pid "$A")
 kill -9 "$old"
 remounted() { [ "$(fuse_pid "$A")" != "$old" ] && [ "$(stat -f -c %t "$A/gmnt" 2>/dev/null)" = 65735546 ]; }
 until_ok 20 remounted
 ok $? "the FUSE client killed (pid $old): node A mounts again (new pid $(fuse_pid "$A"), ${WAITED} s)"
 is "$(grep -c " $A/gmnt " /proc/mounts)" "1" "exactly one mount at the driver root"
+rebound() { [ "$(cat "$mp/f" 2>/dev/null)" = back ]; }
+until_ok 15 rebound
+ok $? "the bind of mounted gkeep is made again from the new FUSE mount (${WAITED} s)"
 DK run --rm --network none -v gkeep:/data "$IMG" cat /data/f >"$TESTDIR/out" 2>&1
 is "$(cat "$TESTDIR/out")" "back" "a container reads the volume through the new mount"
+is "$(call "$ASOCK" VolumeDriver.Unmount '{"Name":"gkeep","ID":"k1"}')" "{}" "Unmount gkeep (k1)"
 
 # ------------------------------------------------------------ teardown
 

@@ -57,10 +57,10 @@ main(void)
 	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
-	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, for backend loop default_size, max_size, fs, mount_dir, and for glusterfs volume, servers, subdir, node, lease_ttl",
+	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, for backend loop default_size, max_size, fs, mount_dir, and for glusterfs volume, servers, subdir, node, lease_ttl, mount_dir",
 	    "unknown driver key");
 	is_string(parse_err(DRV(",\"fs\":\"xfs\"")),
-	    "t.json: key drivers[0]: default_size, max_size, fs and mount_dir are keys of backend \"loop\" only",
+	    "t.json: key drivers[0]: default_size, max_size, fs and mount_dir are keys of backend \"loop\" only (mount_dir also of \"glusterfs\")",
 	    "loop keys refused for a dir driver");
 	{
 		struct vw_config c;
@@ -260,6 +260,22 @@ main(void)
 		is_string(parse_err(DRV(",\"volume\":\"gv0\"")),
 		    "t.json: key drivers[0].volume: only a glusterfs driver takes this key",
 		    "dir: glusterfs keys refused");
+		{
+			struct vw_config gc;
+			char gerr[512];
+
+			ok(vw_config_parse(&gc, GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"]"),
+			    "t.json", gerr, sizeof(gerr)) == 0 && gc.drivers[0].mount_dir != NULL &&
+			    strcmp(gc.drivers[0].mount_dir, "/run/volwarden/gluster-binds/gv") == 0,
+			    "glusterfs: mount_dir defaults to /run/volwarden/gluster-binds/DRIVER");
+			vw_config_free(&gc);
+		}
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"mount_dir\":\"/g/m\"")),
+		    "overlaps /g of driver gv",
+		    "glusterfs: a mount_dir inside the FUSE root refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"fs\":\"xfs\"")),
+		    "default_size, max_size and fs are keys of backend \"loop\" only",
+		    "glusterfs: loop keys refused");
 	}
 	{
 		struct vw_gluster_server sv;
@@ -286,6 +302,10 @@ main(void)
 		    cfg.drivers[1].backend == VW_BACKEND_GLUSTERFS &&
 		    strcmp(cfg.drivers[1].root, VW_DEFAULT_GLUSTER_ROOT) == 0,
 		    "named glusterfs, mounted at " VW_DEFAULT_GLUSTER_ROOT);
+		ok(cfg.ndrivers == 2 && cfg.drivers[1].mount_dir != NULL &&
+		    strcmp(cfg.drivers[1].mount_dir, VW_DEFAULT_GLUSTER_MOUNT_BASE
+		    "/glusterfs") == 0,
+		    "its volumes bound below " VW_DEFAULT_GLUSTER_MOUNT_BASE "/glusterfs");
 		ok(cfg.ndrivers == 2 && cfg.drivers[1].gl.nservers == 3 &&
 		    strcmp(cfg.drivers[1].gl.servers[0], "h1") == 0 &&
 		    strcmp(cfg.drivers[1].gl.servers[1], "h2") == 0 &&

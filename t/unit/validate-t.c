@@ -104,6 +104,26 @@ main(void)
 	ok(opt(&o, "mountpoint", "a\xf4\x90\x80\x80", err, sizeof(err)) < 0,
 	    "code point above U+10FFFF refused");
 	ok(opt(&o, "mountpoint", "a\xe2\x82", err, sizeof(err)) < 0, "truncated sequence refused");
+
+	/* vw_utf8_copy: text from the Gluster volume for the Status map. */
+	{
+		char out[8];
+
+		is_int((long long)vw_utf8_copy(out, sizeof(out), "evil\xff"), 5,
+		    "utf8_copy: length of evil\\xff");
+		is_string(out, "evil?", "utf8_copy: an invalid byte becomes ?");
+		ok(vw_utf8_copy(out, sizeof(out), "ab\xc1\xbf\xed\xa0\x80") == 7 &&
+		    strcmp(out, "ab?????") == 0 && vw_utf8_valid(out, strlen(out)),
+		    "utf8_copy: overlong and surrogate bytes replaced one by one");
+		is_string((vw_utf8_copy(out, sizeof(out), "abcde\xe2\x82\xac"), out),
+		    "abcde", "utf8_copy: a cut never splits a character");
+		is_string((vw_utf8_copy(out, sizeof(out), "caf\xc3\xa9"), out),
+		    "caf\xc3\xa9", "utf8_copy: valid UTF-8 kept");
+		is_string((vw_utf8_copy(out, sizeof(out), "abcdefghij"), out),
+		    "abcdefg", "utf8_copy: ASCII cut to fit");
+		is_string((vw_utf8_copy(out, 3, "\xf0\x9f\x98\x80"), out), "",
+		    "utf8_copy: a character that does not fit is left out");
+	}
 	ok(opt(&o, "mountpoint", "a\xf0\x9f\x98\x80", err, sizeof(err)) == 0,
 	    "a 4-byte character accepted");
 
