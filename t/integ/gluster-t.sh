@@ -85,11 +85,14 @@ cat >"$TESTDIR/hidden.json" <<EOF
   "socket_dir": "$TESTDIR/h/sock", "admin_socket": "$TESTDIR/h/admin/admin.sock",
   "drivers": [
     {"name": "hid", "backend": "glusterfs", "root": "$TESTDIR/h/gmnt",
+     "mount_dir": "$TESTDIR/h/mnt",
      "volume": "$VOL", "servers": ["$GHOST"], "node": "node-h"}
   ]
 }
 EOF
 chmod 0644 "$TESTDIR/hidden.json"
+# Its mount_dir bind (made before the agent is started) is the test's.
+cleanup_fn "umount -l '$TESTDIR/h/mnt' 2>/dev/null"
 VW_CUSTOM=1 VW_SOCK="$TESTDIR/h/sock/hid.sock" VW_LOG="$TESTDIR/hidden.log" \
 	VW_ADMIN="$TESTDIR/h/admin/admin.sock" vw_start \
 	--config "$TESTDIR/hidden.json" --privhelper "$HID/volwarden-privhelper"
