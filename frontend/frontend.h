@@ -240,6 +240,16 @@ struct vw_helper {
 	uint64_t	 capabilities;		/* from the HELLO reply */
 };
 
+/* A request's deadline (timeout.c): fn runs once it expires, unless
+ * cancelled first.  Embedded in its owner; zero-initialised is unarmed. */
+struct vw_deadline {
+	struct vw_deadline	*prev, *next;
+	uint64_t		 expires;	/* CLOCK_MONOTONIC ns */
+	void			(*fn)(struct vw_deadline *);
+	int			 armed;
+};
+struct vw_deadlines;
+
 /* One configured driver at run time. */
 struct vw_drv {
 	struct vw_fe		*fe;
@@ -256,6 +266,7 @@ struct vw_drv {
 	struct vw_op		*busy;		/* ops running, one per name */
 	struct vw_list_cache	*list;		/* the last List reply */
 	struct vw_metrics	 metrics;
+	struct vw_deadlines	*deadlines;	/* timeout.c */
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -384,6 +395,18 @@ int fe_check_orphans(struct vw_fe *fe, char *err, size_t errlen);
 int fe_dump_state(void *arg, struct vw_store *st);
 int fe_dump_mounts(void *arg, struct vw_store *st);
 
+/* ----------------------------------------------------------- timeout.c */
+/* Set up drv's deadlines (each limits.helper_timeout long).  Returns 0,
+ * or -1 if out of memory. */
+int fe_deadline_setup(struct vw_drv *drv);
+/* Arm d to call fn in limits.helper_timeout seconds (re-arming one that
+ * is armed). */
+void fe_deadline_arm(struct vw_drv *drv, struct vw_deadline *d,
+    void (*fn)(struct vw_deadline *));
+/* Disarm d; nothing happens if it is not armed. */
+void fe_deadline_cancel(struct vw_drv *drv, struct vw_deadline *d);
+void fe_deadline_free(struct vw_drv *drv);
+
 /* ---------------------------------------------------------- endpoints.c */
 /* The evhttp callback for every request on a driver socket. */
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
@@ -404,6 +427,8 @@ int fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
  * A reply written piece by piece into the request's output buffer (or,
  * with call NULL, into the heap string p, for a body kept and sent by
  * reference); an allocation failure turns it into a 500 at fe_out_send.
+ * A call whose req is NULL was answered already (its deadline passed,
+ * ops.c): its reply is dropped.
  * Every reply on a driver socket goes through fe_out_send (or, for the
  * cached List, is counted by fe_metrics_request directly), so the
  * metrics see each request exactly once.
@@ -414,6 +439,7 @@ struct fe_out {
 	char			*p;
 	size_t			 len, cap;
 	int			 err;
+	int			 discard;	/* call->req NULL: answered already */
 };
 void fe_out_init(struct fe_out *o, const struct vw_call *c);
 /* Bytes as they are. */

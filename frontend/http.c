@@ -163,6 +163,10 @@ fe_out_init(struct fe_out *o, const struct vw_call *c)
 {
 	memset(o, 0, sizeof(*o));
 	o->call = c;
+	if (c != NULL && c->req == NULL) {
+		o->discard = 1;		/* answered at its deadline */
+		return;
+	}
 	if (c != NULL) {
 		o->b = evhttp_request_get_output_buffer(c->req);
 		o->err = o->b == NULL;
@@ -175,7 +179,7 @@ fe_out_raw(struct fe_out *o, const char *s, size_t len)
 	char *np;
 	size_t cap;
 
-	if (o->err)
+	if (o->err || o->discard)
 		return;
 	if (o->b != NULL) {
 		if (evbuffer_add(o->b, s, len) < 0)
@@ -246,6 +250,11 @@ fe_out_cstr(struct fe_out *o, const char *s)
 static void
 out_send(struct fe_out *o, int code, int error)
 {
+	if (o->discard) {
+		log_debug("%s: the request was answered at its deadline; "
+		    "this later reply is dropped", fe_ep_name(o->call->ep));
+		return;
+	}
 	fe_out_raw(o, "\n", 1);
 	if (o->err) {
 		log_warnx("out of memory building a reply");

@@ -529,6 +529,8 @@ main(int argc, char *argv[])
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (hc_attach(&fe.drv[i]) < 0)
 			fatal("watching the helper channel");
+		if (fe_deadline_setup(&fe.drv[i]) < 0)
+			fatalx("out of memory");
 		if (fe_http_setup(&fe.drv[i], err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		log_info("driver %s: serving %s/%s.sock (backend %s, root %s, %zu "
@@ -592,6 +594,7 @@ main(int argc, char *argv[])
 			evhttp_free(fe.drv[i].http);
 		if (fe.drv[i].accept_timer != NULL)
 			event_free(fe.drv[i].accept_timer);
+		fe_deadline_free(&fe.drv[i]);
 		fe_list_forget(&fe.drv[i]);
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
