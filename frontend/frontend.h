@@ -461,6 +461,24 @@ void fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
 /* Format t as RFC 3339 UTC ("2026-11-30T20:56:52Z") into buf (>= 32). */
 void fe_rfc3339(int64_t t, char *buf, size_t len);
 
+/* --------------------------------------------------------------- conn.c */
+struct bufferevent;
+/* Set up the connection limit (limits.max_connections over all sockets).
+ * Returns 0 or -1. */
+int fe_conn_setup(struct vw_fe *fe);
+/* evhttp's bufferevent callback (evhttp_set_bevcb) for every socket: the
+ * new connection's bufferevent, counted; at the limit the connection
+ * idle longest is closed first.  NULL if out of memory. */
+struct bufferevent *fe_conn_bev(struct event_base *base, void *arg);
+/* Call first in every request callback: the request's connection is busy
+ * until its reply is written, and is never closed by the limit. */
+void fe_conn_request(struct evhttp_request *req);
+/* Connections open now, and closed by the limit since start. */
+size_t fe_conn_open(void);
+uint64_t fe_conn_evicted(void);
+/* After evhttp_free of every socket. */
+void fe_conn_free(void);
+
 /* ------------------------------------------------------------ metrics.c */
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t fe_now_ns(void);

@@ -526,6 +526,8 @@ main(int argc, char *argv[])
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
 
+	if (fe_conn_setup(&fe) < 0)
+		fatalx("cannot set up the connection limit");
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (hc_attach(&fe.drv[i]) < 0)
 			fatal("watching the helper channel");
@@ -607,6 +609,7 @@ main(int argc, char *argv[])
 		evhttp_free(fe.admin);
 	if (fe.admin_accept_timer != NULL)
 		event_free(fe.admin_accept_timer);
+	fe_conn_free();
 	close(fe.admin_fd);
 	if (fe.notify_fd >= 0)
 		close(fe.notify_fd);
