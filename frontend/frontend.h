@@ -96,9 +96,20 @@ struct vw_store *vw_store_open(int dirfd, const char *dirpath,
     char *err, size_t errlen);
 /* Queue a record for the next commit.  Returns 0 or -1 (ENOMEM, E2BIG). */
 int vw_store_append(struct vw_store *st, const struct vw_record *rec);
-/* Write and fdatasync everything queued now.  Returns 0 or an errno; on
- * error the file is cut back so the failed records never appear. */
+/*
+ * Write and fdatasync everything queued now.  Returns 0 or an errno; on
+ * error the file is cut back so the failed records never appear.  After
+ * a failed fdatasync the store is broken: before its next write it is
+ * rewritten from the dump set with vw_store_set_dump (a new snapshot and
+ * an empty new WAL, at most once a second); until that succeeds every
+ * flush fails with the error.
+ */
 int vw_store_flush(struct vw_store *st);
+/* The live state (the records acknowledged so far), for repairing a
+ * broken store; without it a broken store stays broken. */
+void vw_store_set_dump(struct vw_store *st, vw_store_dump_fn dump, void *arg);
+/* Repairs done since open. */
+uint64_t vw_store_repairs(const struct vw_store *st);
 /* Group commit: call done once everything queued so far is durable.  The
  * flush runs from a lowest-priority libevent event, so all requests that
  * arrived in the same loop iteration share one fdatasync. */
@@ -112,7 +123,8 @@ void vw_store_release(struct vw_store *st);
 /* Attach to an event loop (needed for vw_store_commit). */
 int vw_store_attach(struct vw_store *st, struct event_base *base);
 /* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
- * then empty the WAL.  Returns 0 or an errno. */
+ * then empty the WAL.  Returns 0 or an errno (EBUSY with records
+ * queued; a broken store's error: the next commit repairs it). */
 int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
 /* Write one record into the snapshot being built by vw_store_compact. */
 int vw_store_emit(struct vw_store *st, const struct vw_record *rec);

@@ -522,6 +522,8 @@ main(int argc, char *argv[])
 		fatalx("cannot load the mount counts: %s", err);
 	if (fe_check_orphans(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	vw_store_set_dump(fe.state, fe_dump_state, &fe);
+	vw_store_set_dump(fe.mounts, fe_dump_mounts, &fe);
 	if (vw_store_attach(fe.state, fe.base) < 0 ||
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
