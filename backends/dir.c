@@ -267,6 +267,13 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 			return fail(rep, err, "cannot delete %s: %s; the data is "
 			    "kept", loc.abs, strerror(err));
 		}
+		if (S_ISLNK(st.st_mode)) {
+			close(pfd);
+			return fail(rep, ELOOP, "cannot delete %s: it is a symbolic "
+			    "link, which is never followed; nothing was deleted "
+			    "(remove the link by hand if it is not wanted)",
+			    loc.abs);
+		}
 		/* A mount inside would move along into the trash and stop
 		 * its deletion there: refuse now, having deleted nothing. */
 		if (S_ISDIR(st.st_mode) && ph_mounts_beneath(loc.abs) > 0) {

@@ -587,6 +587,8 @@ create d4
 rm -rf "$DEL/d4"
 ln -s "$CANARY/d4" "$DEL/d4"
 remove d4
+like "$ERR" "$DEL/d4: it is a symbolic link, which is never followed; nothing was deleted" \
+    "Remove of a volume whose directory became a symlink says so"
 create d5 '{"mountpoint":"link5/d5"}'
 rm -rf "$DEL/link5"
 ln -s "$CANARY" "$DEL/link5"
