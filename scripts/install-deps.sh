@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh --test   also what the test suite uses
 #     (systemd: systemd-socket-activate and systemd-analyze for
 #     t/integ/socket-activation-t.sh; util-linux, always installed,
-#     has the setpriv that t/integ/ctl-t.sh uses)
+#     has the setpriv that t/integ/ctl-t.sh uses and the losetup that
+#     t/integ/fsync-t.sh uses with e2fsprogs' mkfs.ext4)
 set -eu
 
 pkgs="build-essential autoconf automake pkg-config libevent-dev libyajl-dev
