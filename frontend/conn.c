@@ -143,6 +143,17 @@ adopt(struct conn *c)
 			cs.byfd = p;
 			cs.nbyfd = n;
 		}
+		if (cs.byfd[fd] != NULL) {
+			/* evhttp closed that connection without telling us:
+			 * forget it, never touch its (freed) connection. */
+			struct conn *old = cs.byfd[fd];
+
+			log_warnx("connection on fd %d closed unnoticed", fd);
+			if (old->state == C_IDLE)
+				list_del(&cs.idle, old);
+			cs.count--;
+			free(old);
+		}
 		c->evcon = arg;
 		c->fd = fd;
 		c->state = C_IDLE;

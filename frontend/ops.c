@@ -53,6 +53,7 @@ struct vw_op {
 	struct vw_deadline	 dl;		/* limits.helper_timeout */
 	int			 started;	/* op_run has run it */
 	int			 timed_out;	/* answered at its deadline */
+	int			 undo;		/* then unmount what the helper mounted */
 };
 
 static void op_run(struct vw_op *op);
@@ -418,6 +419,9 @@ op_remove(struct vw_op *op)
 
 /* ------------------------------------------------------ mount/unmount */
 
+static void undo_done(void *arg, const struct vw_volume_reply *rep);
+static void mount_record(struct vw_op *op);
+
 static void
 mount_committed(void *arg, int err)
 {
@@ -425,12 +429,35 @@ mount_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
 
+	if (err == 0 && v != NULL && op->timed_out && op->kind == VW_OP_MOUNT) {
+		/* The reference was recorded after the request had been
+		 * answered at its deadline: dockerd will never unmount this
+		 * ID.  Record the count as it was, then undo the helper's
+		 * mount if it was asked for one (the total was 0). */
+		log_warnx("volume %s: the mount finished after the request had "
+		    "timed out; taking its reference back", op->dreq.name);
+		op->undo = v->total == 0;
+		op->count--;
+		op->kind = VW_OP_UNMOUNT;
+		mount_record(op);
+		return;
+	}
 	if (err != 0 || v == NULL ||
 	    vw_registry_set_mount(&drv->reg, v, op->dreq.id, op->count) < 0) {
 		fe_reply_err(&op->call, 200, "volume %s: could not record the mount "
 		    "reference in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->run_dir, strerror(err ? err : ENOMEM));
 		op_finish(op);
+		return;
+	}
+	if (op->undo) {
+		vw_volume_opts_of(v, &op->opts);
+		if (hc_volume(drv, VW_MSG_VOLUME_UNMOUNT, op->dreq.name,
+		    &op->opts, undo_done, op) < 0) {
+			log_warnx("volume %s: cannot ask the helper to undo the "
+			    "late mount", op->dreq.name);
+			op_finish(op);
+		}
 		return;
 	}
 	if (op->kind == VW_OP_UNMOUNT) {

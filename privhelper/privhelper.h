@@ -77,8 +77,9 @@ int ph_mount_id(int fd, uint64_t *id);
 
 /* trash.c: deleting volumes in the background (see the file's comment) */
 /*
- * Open (creating it 0700 if missing) VW_TRASH_DIR below the driver root
- * and each allowed root of ctx, at start-up.  A trash that cannot be made
+ * Open VW_TRASH_DIR below the driver root and each allowed root of ctx,
+ * at start-up: created (0700) if missing for a driver with on_remove
+ * delete, else only opened if it exists (to finish what is left).  A trash that cannot be made
  * or is a mount point is logged and not used (Remove then deletes while
  * it waits, as before); one not owned by root with mode 0700 is refused.
  * Returns 0, or -1 with a sentence in err (the helper exits).

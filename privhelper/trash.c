@@ -91,10 +91,11 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Open (making it if missing) the trash below the root basefd at path. */
+/* Open (making it if missing and create is set) the trash below the
+ * root basefd at path. */
 static int
-trash_open(struct trash *t, int basefd, const char *path, char *err,
-    size_t errlen)
+trash_open(struct trash *t, int basefd, const char *path, int create,
+    char *err, size_t errlen)
 {
 	struct stat st, bst;
 	uint64_t a, b;
@@ -102,7 +103,11 @@ trash_open(struct trash *t, int basefd, const char *path, char *err,
 
 	t->fd = -1;
 	snprintf(t->path, sizeof(t->path), "%s/%s", path, VW_TRASH_DIR);
-	if (mkdirat(basefd, VW_TRASH_DIR, 0700) < 0 && errno != EEXIST) {
+	if (!create && fstatat(basefd, VW_TRASH_DIR, &st,
+	    AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return 0;
+	if (create && mkdirat(basefd, VW_TRASH_DIR, 0700) < 0 &&
+	    errno != EEXIST) {
 		/* Not fatal: Remove then deletes at once, as before. */
 		log_warn("cannot create %s; volumes there are deleted while "
 		    "Remove waits", t->path);
@@ -144,17 +149,21 @@ int
 ph_trash_init(const struct vw_backend_ctx *ctx, char *err, size_t errlen)
 {
 	const struct vw_driver *d = ctx->driver;
+	/* Only a delete driver makes trash; any other empties what a
+	 * previous configuration left. */
+	int create = d->on_remove == VW_ON_REMOVE_DELETE;
 
 	ntrash = 1 + d->nallowed;
 	if ((trashes = calloc(ntrash, sizeof(*trashes))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (trash_open(&trashes[0], ctx->root_fd, d->root, err, errlen) < 0)
+	if (trash_open(&trashes[0], ctx->root_fd, d->root, create, err,
+	    errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < d->nallowed; i++)
 		if (trash_open(&trashes[1 + i], ctx->allowed_fds[i],
-		    d->allowed_roots[i], err, errlen) < 0)
+		    d->allowed_roots[i], create, err, errlen) < 0)
 			return -1;
 	return 0;
 }

@@ -239,6 +239,7 @@ expect_ok "Remove after Unmount"
 get ev1
 expect_err "Get after Remove: Err"
 is "$(cat "$ROOT/ev1/data" 2>&1)" keep-me "on_remove keep (default): the data is kept"
+ok "$([ ! -e "$ROOT/.volwarden-trash" ]; echo $?)" "a keep driver makes no trash directory"
 remove ev1
 expect_ok "Remove of a volume that is already gone: {}"
 remove ev3
