@@ -259,12 +259,21 @@ push(int dirfd, const char *name, int first)
 	    O_CLOEXEC) : ph_open_dir_noxdev(dirfd, name);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || st.st_dev != trashes[cur].dev ||
-	    (stack[top + 1].d = fdopendir(fd)) == NULL) {
+	if (fstat(fd, &st) < 0) {
 		int saved = errno;
 
-		if (saved == 0 || st.st_dev != trashes[cur].dev)
-			saved = EXDEV;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (st.st_dev != trashes[cur].dev) {
+		close(fd);
+		errno = EXDEV;	/* another file system or subvolume */
+		return -1;
+	}
+	if ((stack[top + 1].d = fdopendir(fd)) == NULL) {
+		int saved = errno;
+
 		close(fd);
 		errno = saved;
 		return -1;
