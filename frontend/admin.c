@@ -78,6 +78,7 @@ reason(int code)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "Internal Server Error";
 	}
 }
@@ -445,6 +446,8 @@ snap_status(int err)
 		return 409;
 	case EAGAIN:
 		return 503;
+	case ETIMEDOUT:
+		return 504;	/* limits.helper_timeout passed */
 	default:
 		return 500;
 	}
