@@ -13,9 +13,11 @@
 #include "vw-build.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -773,6 +775,149 @@ fail_msg:
 	    "the volume is unchanged", req->name, req->snap, strerror(err));
 }
 
+/* ------------------------------------------------------------- status */
+
+/*
+ * The item (0, type, offset) of the quota tree, whose first len bytes go
+ * to buf.  Returns 1, 0 if there is none, or -1 with errno (ENOENT:
+ * quotas are off, there is no quota tree).  BTRFS_IOC_TREE_SEARCH needs
+ * CAP_SYS_ADMIN; libbtrfsutil has no qgroup API.
+ */
+static int
+quota_item(int fd, uint8_t type, uint64_t offset, void *buf, size_t len)
+{
+	struct btrfs_ioctl_search_args args;
+	struct btrfs_ioctl_search_key *sk = &args.key;
+	struct btrfs_ioctl_search_header sh;
+
+	memset(&args, 0, sizeof(args));
+	sk->tree_id = BTRFS_QUOTA_TREE_OBJECTID;
+	sk->min_type = sk->max_type = type;
+	sk->min_offset = sk->max_offset = offset;
+	sk->max_transid = UINT64_MAX;
+	sk->nr_items = 1;
+	if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &args) < 0)
+		return -1;
+	if (sk->nr_items == 0)
+		return 0;
+	memcpy(&sh, args.buf, sizeof(sh));
+	if (sh.objectid != 0 || sh.type != type || sh.offset != offset ||
+	    sh.len < len || sh.len > sizeof(args.buf) - sizeof(sh))
+		return 0;
+	memcpy(buf, args.buf + sizeof(sh), len);
+	return 1;
+}
+
+/* Snapshots of name in .snapshots (names a user could have given, as
+ * LIST counts them); 0 when there is no directory yet. */
+static int
+count_snapshots(const struct vw_backend_ctx *ctx, const char *name,
+    uint32_t *out)
+{
+	struct dirent *de;
+	uint32_t n = 0;
+	DIR *d;
+	int dfd, saved;
+
+	*out = 0;
+	if ((dfd = open_snapdir(ctx, name, 0)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(dfd)) == NULL) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		char why[128];
+
+		if (vw_name_valid(de->d_name, strlen(de->d_name), why,
+		    sizeof(why)) == 0)
+			n++;
+	}
+	saved = errno;
+	closedir(d);
+	if (saved != 0) {
+		errno = saved;
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Get's Status: the subvolume id, the number of snapshots and, with
+ * quotas on, the qgroup's referenced and exclusive bytes (as of the last
+ * transaction commit) and its limit.
+ */
+static int
+btrfs_status(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
+    struct vw_status_reply *rep)
+{
+	struct btrfs_qgroup_status_item qs;
+	struct btrfs_qgroup_info_item qi;
+	struct btrfs_qgroup_limit_item ql;
+	uint64_t id, flags;
+	uint32_t nsnap;
+	int fd, err, rc, ri = 0, rl = 0;
+
+	if ((fd = open_subvol(ctx->root_fd, req->name)) < 0) {
+		err = errno;
+		return FAIL(rep, err, "the subvolume %s/%s of volume %s cannot be "
+		    "opened: %s", ctx->driver->root, req->name, req->name,
+		    strerror(err));
+	}
+	errno = 0;
+	if (btrfs_util_subvolume_id_fd(fd, &id) != BTRFS_UTIL_OK) {
+		err = bu_errno();
+		close(fd);
+		return FAIL(rep, err, "cannot read the subvolume id of %s/%s: %s",
+		    ctx->driver->root, req->name, strerror(err));
+	}
+	vw_status_add(rep, "subvolume_id", "%llu", (unsigned long long)id);
+	if (count_snapshots(ctx, req->name, &nsnap) < 0) {
+		err = errno;
+		close(fd);
+		return FAIL(rep, err, "cannot count the snapshots of volume %s: %s",
+		    req->name, strerror(err));
+	}
+	vw_status_add(rep, "snapshots", "%u", nsnap);
+	rc = quota_item(fd, BTRFS_QGROUP_STATUS_KEY, 0, &qs, sizeof(qs));
+	if (rc < 0 && errno == ENOENT) {
+		close(fd);
+		vw_status_add(rep, "quota", "off");
+		return 0;
+	}
+	if (rc < 0 || (ri = quota_item(fd, BTRFS_QGROUP_INFO_KEY, id, &qi,
+	    sizeof(qi))) < 0 || (rl = quota_item(fd, BTRFS_QGROUP_LIMIT_KEY, id,
+	    &ql, sizeof(ql))) < 0) {
+		err = errno;
+		close(fd);
+		return FAIL(rep, err, "cannot read the quota group 0/%llu of "
+		    "volume %s: %s", (unsigned long long)id, req->name,
+		    strerror(err));
+	}
+	close(fd);
+	flags = rc == 1 ? le64toh(qs.flags) : 0;
+	if (ri == 0) {
+		vw_status_add(rep, "quota", "on, no quota group for this subvolume");
+		return 0;
+	}
+	vw_status_add(rep, "quota", "%s",
+	    (flags & BTRFS_QGROUP_STATUS_FLAG_INCONSISTENT) ? "on, inconsistent "
+	    "(btrfs quota rescan fixes the numbers)" :
+	    (flags & BTRFS_QGROUP_STATUS_FLAG_RESCAN) ? "on, rescan running" :
+	    "on");
+	vw_status_add(rep, "referenced_bytes", "%llu",
+	    (unsigned long long)le64toh(qi.rfer));
+	vw_status_add(rep, "exclusive_bytes", "%llu",
+	    (unsigned long long)le64toh(qi.excl));
+	if (rl == 1 && (le64toh(ql.flags) & BTRFS_QGROUP_LIMIT_MAX_RFER))
+		vw_status_add(rep, "limit_bytes", "%llu",
+		    (unsigned long long)le64toh(ql.max_rfer));
+	return 0;
+}
+
 /* ------------------------------------------------------------ start-up */
 
 static int
@@ -831,4 +976,5 @@ const struct vw_backend vw_backend_btrfs = {
 	.snap_list = btrfs_snap_list,
 	.snap_delete = btrfs_snap_delete,
 	.snap_restore = btrfs_snap_restore,
+	.status = btrfs_status,
 };

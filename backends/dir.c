@@ -353,6 +353,10 @@ vw_backend_get(enum vw_backend_type type)
 		return &vw_backend_dir;
 	case VW_BACKEND_BTRFS:
 		return &vw_backend_btrfs;
+	case VW_BACKEND_LOOP:
+		return &vw_backend_loop;
+	case VW_BACKEND_GLUSTERFS:
+		return &vw_backend_glusterfs;
 	}
 	return NULL;
 }

@@ -14,6 +14,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "common/options.h"
 #include "common/proto.h"
 #include "common/validate.h"
 
@@ -38,7 +39,7 @@ static const char embedded_default[] =
 enum {
 	OPT_CONFIG = VW_OPT_FLAG_BASE, OPT_NO_CONFIG, OPT_SOCKET_DIR,
 	OPT_STATE_DIR, OPT_RUN_DIR, OPT_ROOT, OPT_ALLOWED_ROOT, OPT_USER,
-	OPT_ADMIN_SOCKET,
+	OPT_ADMIN_SOCKET, OPT_GFS_VOLUME, OPT_GFS_SERVERS,
 };
 
 const struct option vw_config_longopts[] = {
@@ -51,12 +52,15 @@ const struct option vw_config_longopts[] = {
 	{ "allowed-root",	required_argument, NULL, OPT_ALLOWED_ROOT },
 	{ "user",		required_argument, NULL, OPT_USER },
 	{ "admin-socket",	required_argument, NULL, OPT_ADMIN_SOCKET },
+	{ "gfs-volume",		required_argument, NULL, OPT_GFS_VOLUME },
+	{ "gfs-servers",	required_argument, NULL, OPT_GFS_SERVERS },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char *const flag_names[] = {
 	"--config", "--no-config", "--socket-dir", "--state-dir", "--run-dir",
 	"--root", "--allowed-root", "--user", "--admin-socket",
+	"--gfs-volume", "--gfs-servers",
 };
 
 int
@@ -72,6 +76,8 @@ vw_overrides_set(struct vw_overrides *ov, int opt, const char *arg, char *err,
 	case OPT_ROOT:		ov->root = arg; break;
 	case OPT_USER:		ov->user = arg; break;
 	case OPT_ADMIN_SOCKET:	ov->admin_socket = arg; break;
+	case OPT_GFS_VOLUME:	ov->gfs_volume = arg; break;
+	case OPT_GFS_SERVERS:	ov->gfs_servers = arg; break;
 	case OPT_ALLOWED_ROOT:
 		if (ov->nallowed >= MAX_ALLOWED) {
 			snprintf(err, errlen, "at most %d --allowed-root flags "
@@ -92,7 +98,8 @@ vw_overrides_argv(const struct vw_overrides *ov, int used_file,
     const char *file, const char **argv, int argc, int max)
 {
 	const char *vals[] = { NULL, NULL, ov->socket_dir, ov->state_dir,
-	    ov->run_dir, ov->root, NULL, ov->user, ov->admin_socket };
+	    ov->run_dir, ov->root, NULL, ov->user, ov->admin_socket,
+	    ov->gfs_volume, ov->gfs_servers };
 	int start = argc;
 
 #define PUSH(s) do { if (argc - start >= max) return -1; argv[argc++] = (s); } while (0)
@@ -126,6 +133,10 @@ vw_backend_name(enum vw_backend_type b)
 		return "dir";
 	case VW_BACKEND_BTRFS:
 		return "btrfs";
+	case VW_BACKEND_LOOP:
+		return "loop";
+	case VW_BACKEND_GLUSTERFS:
+		return "glusterfs";
 	}
 	return "unknown";
 }
@@ -149,6 +160,13 @@ free_driver(struct vw_driver *d)
 	for (size_t i = 0; i < d->nallowed; i++)
 		free(d->allowed_roots[i]);
 	free(d->allowed_roots);
+	free(d->mount_dir);
+	free(d->gl.volume);
+	for (size_t i = 0; i < d->gl.nservers; i++)
+		free(d->gl.servers[i]);
+	free(d->gl.servers);
+	free(d->gl.subdir);
+	free(d->gl.node);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -218,12 +236,14 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
     char *err, size_t errlen)
 {
 	char key[96];
-	int have_backend = 0;
+	const char *gl_key = NULL;	/* a glusterfs-only key that was given */
+	int have_backend = 0, have_size = 0, have_fs = 0;
 
 	snprintf(key, sizeof(key), "drivers[%zu]", idx);
 	if (!YAJL_IS_OBJECT(obj))
 		return keyerr(err, errlen, source, key, "must be an object");
 	d->on_remove = VW_ON_REMOVE_KEEP;
+	d->gl.lease_ttl = VW_LEASE_TTL_DEFAULT;
 	for (size_t i = 0; i < obj->u.object.len; i++) {
 		const char *k = obj->u.object.keys[i];
 		yajl_val v = obj->u.object.values[i];
@@ -241,6 +261,8 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				d->backend = VW_BACKEND_DIR;
 			else if (strcmp(v->u.string, "btrfs") == 0 && VW_BTRFS_BUILT)
 				d->backend = VW_BACKEND_BTRFS;
+			else if (strcmp(v->u.string, "loop") == 0)
+				d->backend = VW_BACKEND_LOOP;
 			else if (strcmp(v->u.string, "btrfs") == 0)
 				return keyerr(err, errlen, source, key,
 				    "backend \"btrfs\" is not available: this "
@@ -248,11 +270,21 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 				    "install libbtrfsutil-dev and rebuild "
 				    "(./configure --with-btrfs), or use backend "
 				    "\"dir\"");
+			else if (strcmp(v->u.string, "glusterfs") == 0 &&
+			    VW_GLUSTERFS_BUILT)
+				d->backend = VW_BACKEND_GLUSTERFS;
+			else if (strcmp(v->u.string, "glusterfs") == 0)
+				return keyerr(err, errlen, source, key,
+				    "backend \"glusterfs\" is not available: "
+				    "this volwarden was built without gfapi; "
+				    "install libglusterfs-dev and rebuild "
+				    "(./configure --with-glusterfs)");
 			else
 				return keyerr(err, errlen, source, key,
 				    "backend \"%.40s\" is not available in this "
-				    "build; available: %s", v->u.string,
-				    VW_BTRFS_BUILT ? "dir, btrfs" : "dir");
+				    "build; available: dir%s, loop%s", v->u.string,
+				    VW_BTRFS_BUILT ? ", btrfs" : "",
+				    VW_GLUSTERFS_BUILT ? ", glusterfs" : "");
 			have_backend = 1;
 		} else if (strcmp(k, "root") == 0) {
 			if (get_string(v, &d->root, source, key, err, errlen) < 0)
@@ -296,11 +328,72 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 					return -1;
 				d->nallowed++;
 			}
+		} else if (strcmp(k, "default_size") == 0) {
+			if (!YAJL_IS_STRING(v) || vw_size_parse(v->u.string,
+			    strlen(v->u.string), &d->default_size) < 0)
+				return keyerr(err, errlen, source, key, "must be a "
+				    "size such as \"512M\" or \"10G\" (K, M, G, T, "
+				    "P: powers of 1024), from 1M to 1024P");
+			have_size = 1;
+		} else if (strcmp(k, "fs") == 0) {
+			if (!YAJL_IS_STRING(v) ||
+			    (d->fs = vw_fs_parse(v->u.string)) == VW_FS_NONE ||
+			    d->fs == VW_FS_EROFS)
+				return keyerr(err, errlen, source, key, "must be "
+				    "\"ext4\" or \"xfs\" (the file system of "
+				    "volumes created without -o fs; erofs volumes "
+				    "need -o source or -o image)");
+			have_fs = 1;
+		} else if (strcmp(k, "mount_dir") == 0) {
+			if (get_string(v, &d->mount_dir, source, key, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "volume") == 0 || strcmp(k, "subdir") == 0 ||
+		    strcmp(k, "node") == 0) {
+			char **dst = k[0] == 'v' ? &d->gl.volume : k[0] == 's' ?
+			    &d->gl.subdir : &d->gl.node;
+
+			gl_key = k;
+			if (get_string(v, dst, source, key, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(k, "lease_ttl") == 0) {
+			gl_key = k;
+			if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) <
+			    VW_LEASE_TTL_MIN || YAJL_GET_INTEGER(v) > VW_LEASE_TTL_MAX)
+				return keyerr(err, errlen, source, key, "must be a "
+				    "whole number of seconds from %d to %d",
+				    VW_LEASE_TTL_MIN, VW_LEASE_TTL_MAX);
+			d->gl.lease_ttl = (uint32_t)YAJL_GET_INTEGER(v);
+		} else if (strcmp(k, "servers") == 0) {
+			gl_key = k;
+			if (!YAJL_IS_ARRAY(v) || v->u.array.len == 0 ||
+			    v->u.array.len > MAX_ALLOWED)
+				return keyerr(err, errlen, source, key, "must be an "
+				    "array of 1 to %d server names", MAX_ALLOWED);
+			if (d->gl.servers != NULL)
+				return keyerr(err, errlen, source, key, "given twice");
+			d->gl.servers = calloc(v->u.array.len + 1, sizeof(char *));
+			if (d->gl.servers == NULL)
+				return keyerr(err, errlen, source, key, "out of memory");
+			for (size_t j = 0; j < v->u.array.len; j++) {
+				snprintf(key, sizeof(key), "drivers[%zu].servers[%zu]",
+				    idx, j);
+				if (get_string(v->u.array.values[j],
+				    &d->gl.servers[j], source, key, err, errlen) < 0)
+					return -1;
+				d->gl.nservers++;
+			}
 		} else {
 			return keyerr(err, errlen, source, key, "unknown key; valid "
 			    "driver keys are: name, backend, root, allowed_roots, "
-			    "on_remove");
+			    "on_remove, for backend loop default_size, fs, "
+			    "mount_dir, and for glusterfs volume, servers, subdir, "
+			    "node, lease_ttl");
 		}
+	}
+	if (gl_key != NULL && have_backend && d->backend != VW_BACKEND_GLUSTERFS) {
+		snprintf(key, sizeof(key), "drivers[%zu].%s", idx, gl_key);
+		return keyerr(err, errlen, source, key, "only a glusterfs driver "
+		    "takes this key");
 	}
 	snprintf(key, sizeof(key), "drivers[%zu]", idx);
 	if (d->name == NULL)
@@ -309,6 +402,168 @@ parse_driver(struct vw_driver *d, yajl_val obj, size_t idx, const char *source,
 		return keyerr(err, errlen, source, key, "\"backend\" is required");
 	if (d->root == NULL)
 		return keyerr(err, errlen, source, key, "\"root\" is required");
+	if (d->backend == VW_BACKEND_GLUSTERFS && d->gl.node == NULL) {
+		char host[256];
+
+		/* The default node identity; the same in both processes. */
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			return keyerr(err, errlen, source, key, "cannot read the "
+			    "host name for \"node\": %s; set \"node\"",
+			    strerror(errno));
+		host[sizeof(host) - 1] = '\0';
+		if ((d->gl.node = strdup(host)) == NULL)
+			return keyerr(err, errlen, source, key, "out of memory");
+	}
+	if (d->backend != VW_BACKEND_LOOP) {
+		if (have_size || have_fs || d->mount_dir != NULL)
+			return keyerr(err, errlen, source, key, "default_size, fs "
+			    "and mount_dir are keys of backend \"loop\" only");
+		return 0;
+	}
+	if (!have_size)
+		d->default_size = VW_DEFAULT_LOOP_SIZE;
+	if (!have_fs)
+		d->fs = VW_FS_EXT4;
+	if (d->mount_dir == NULL) {
+		size_t n = strlen(VW_DEFAULT_LOOP_MOUNT_BASE) + strlen(d->name) + 2;
+
+		if ((d->mount_dir = malloc(n)) == NULL)
+			return keyerr(err, errlen, source, key, "out of memory");
+		snprintf(d->mount_dir, n, "%s/%s", VW_DEFAULT_LOOP_MOUNT_BASE,
+		    d->name);
+	}
+	if (d->default_size < vw_fs_min_size(d->fs)) {
+		snprintf(key, sizeof(key), "drivers[%zu].default_size", idx);
+		return keyerr(err, errlen, source, key, "%s needs at least %llu "
+		    "MiB; raise default_size", vw_fs_name(d->fs),
+		    (unsigned long long)(vw_fs_min_size(d->fs) >> 20));
+	}
+	return 0;
+}
+
+int
+vw_gluster_server_parse(const char *s, struct vw_gluster_server *out,
+    char *err, size_t errlen)
+{
+	const char *h = s, *end, *colon = NULL;
+	size_t hl;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->transport, sizeof(out->transport), "tcp");
+	if (strncmp(s, "unix://", 7) == 0) {
+		snprintf(out->transport, sizeof(out->transport), "unix");
+		if (s[7] != '/' || strlen(s + 7) >= sizeof(out->host) ||
+		    strlen(s + 7) > 107) {
+			snprintf(err, errlen, "\"%.100s\": unix:// must be followed "
+			    "by an absolute socket path", s);
+			return -1;
+		}
+		snprintf(out->host, sizeof(out->host), "%s", s + 7);
+		return 0;
+	}
+	if (strncmp(s, "tcp://", 6) == 0)
+		h = s + 6;
+	else if (strncmp(s, "rdma://", 7) == 0) {
+		snprintf(out->transport, sizeof(out->transport), "rdma");
+		h = s + 7;
+	}
+	if (h[0] == '[') {
+		if ((end = strchr(h, ']')) == NULL)
+			goto bad;
+		h++;
+		hl = (size_t)(end - h);
+		if (end[1] == ':')
+			colon = end + 1;
+		else if (end[1] != '\0')
+			goto bad;
+		for (size_t i = 0; i < hl; i++)
+			if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' &&
+			    h[i] <= 'f') || (h[i] >= 'A' && h[i] <= 'F') ||
+			    h[i] == ':' || h[i] == '.'))
+				goto bad;
+	} else {
+		colon = strchr(h, ':');
+		hl = colon != NULL ? (size_t)(colon - h) : strlen(h);
+		for (size_t i = 0; i < hl; i++)
+			if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' &&
+			    h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+			    h[i] == '.' || h[i] == '-' || h[i] == '_'))
+				goto bad;
+	}
+	if (hl == 0 || hl >= sizeof(out->host))
+		goto bad;
+	memcpy(out->host, h, hl);
+	out->host[hl] = '\0';
+	if (colon != NULL) {
+		char *pe;
+		long port;
+
+		errno = 0;
+		port = strtol(colon + 1, &pe, 10);
+		if (colon[1] < '0' || colon[1] > '9' || *pe != '\0' ||
+		    errno != 0 || port < 1 || port > 65535)
+			goto bad;
+		out->port = (int)port;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%.100s\" is not a server; write HOST, "
+	    "HOST:PORT or [IPV6]:PORT, optionally after tcp:// or rdma://, or "
+	    "unix:///PATH", s);
+	return -1;
+}
+
+/* The keys of a glusterfs driver (drivers[i]). */
+static int
+validate_gluster(const struct vw_config *cfg, size_t i, char *err,
+    size_t errlen)
+{
+	const struct vw_driver *d = &cfg->drivers[i];
+	const char *src = cfg->source;
+	char key[96], why[256];
+
+	snprintf(key, sizeof(key), "drivers[%zu].volume", i);
+	if (d->gl.volume == NULL)
+		return keyerr(err, errlen, src, key, "a glusterfs driver needs "
+		    "the Gluster volume's name");
+	/* Gluster's own rule: letters, digits, '-' and '_'. */
+	if (d->gl.volume[0] == '\0' || strlen(d->gl.volume) > 64 ||
+	    strspn(d->gl.volume, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+	    "QRSTUVWXYZ0123456789-_") != strlen(d->gl.volume))
+		return keyerr(err, errlen, src, key, "\"%.80s\" is not a Gluster "
+		    "volume name (1 to 64 letters, digits, '-' and '_')",
+		    d->gl.volume);
+	snprintf(key, sizeof(key), "drivers[%zu].servers", i);
+	if (d->gl.nservers == 0)
+		return keyerr(err, errlen, src, key, "a glusterfs driver needs "
+		    "at least one Gluster server");
+	for (size_t j = 0; j < d->gl.nservers; j++) {
+		struct vw_gluster_server sv;
+
+		snprintf(key, sizeof(key), "drivers[%zu].servers[%zu]", i, j);
+		if (vw_gluster_server_parse(d->gl.servers[j], &sv, why,
+		    sizeof(why)) < 0)
+			return keyerr(err, errlen, src, key, "%s", why);
+	}
+	if (d->gl.subdir != NULL) {
+		snprintf(key, sizeof(key), "drivers[%zu].subdir", i);
+		if (d->gl.subdir[0] == '/' || vw_mountpoint_normalize(d->gl.subdir,
+		    d->gl.subdir, strlen(d->gl.subdir) + 1, why, sizeof(why)) < 0 ||
+		    strlen(d->gl.subdir) > 1024)
+			return keyerr(err, errlen, src, key, "\"%.200s\" must be a "
+			    "relative path inside the Gluster volume, without '.' "
+			    "or '..' (e.g. \"docker/volumes\")", d->gl.subdir);
+		for (const char *c = d->gl.subdir; *c != '\0'; c++)
+			if (*c == '/' ? c[1] == '.' : c == d->gl.subdir && *c == '.')
+				return keyerr(err, errlen, src, key, "no component "
+				    "of \"%.200s\" may start with '.' (volwarden "
+				    "keeps its own files in such names)", d->gl.subdir);
+	}
+	snprintf(key, sizeof(key), "drivers[%zu].node", i);
+	if (vw_name_valid(d->gl.node, strlen(d->gl.node), why, sizeof(why)) < 0)
+		return keyerr(err, errlen, src, key, "\"%.80s\" cannot name this "
+		    "node in lease files (letters, digits, _ . -, at least two "
+		    "characters); set \"node\"", d->gl.node);
 	return 0;
 }
 
@@ -580,12 +835,22 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 		snprintf(key, sizeof(key), "drivers[%zu].root", i);
 		if (norm_abs(d->root, src, key, err, errlen) < 0)
 			return -1;
-		if (d->backend != VW_BACKEND_DIR && d->nallowed > 0) {
+		if (d->backend == VW_BACKEND_GLUSTERFS &&
+		    validate_gluster(cfg, i, err, errlen) < 0)
+			return -1;
+		if ((d->backend == VW_BACKEND_BTRFS ||
+		    d->backend == VW_BACKEND_GLUSTERFS) && d->nallowed > 0) {
 			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots", i);
 			return keyerr(err, errlen, src, key, "only the dir backend "
-			    "places volumes under allowed roots; a %s volume "
-			    "always lives under the driver root %s",
+			    "places volumes under allowed roots (and loop reads "
+			    "sources and images there); a %s volume always lives "
+			    "under the driver root %s",
 			    vw_backend_name(d->backend), d->root);
+		}
+		if (d->mount_dir != NULL) {
+			snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
+			if (norm_abs(d->mount_dir, src, key, err, errlen) < 0)
+				return -1;
 		}
 		for (size_t j = 0; j < d->nallowed; j++) {
 			snprintf(key, sizeof(key), "drivers[%zu].allowed_roots[%zu]",
@@ -601,8 +866,9 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 		const char *own[] = { cfg->state_dir, cfg->run_dir, cfg->socket_dir };
 		const char *ownkey[] = { "state_dir", "run_dir", "socket_dir" };
 
-		for (size_t k = 0; k <= d->nallowed; k++) {
-			const char *r = k == 0 ? d->root : d->allowed_roots[k - 1];
+		for (size_t k = 0; k <= d->nallowed + (d->mount_dir != NULL); k++) {
+			const char *r = k == 0 ? d->root : k <= d->nallowed ?
+			    d->allowed_roots[k - 1] : d->mount_dir;
 
 			for (size_t o = 0; o < 3; o++) {
 				if (strcmp(r, own[o]) != 0 &&
@@ -611,12 +877,43 @@ vw_config_validate(const struct vw_config *cfg, char *err, size_t errlen)
 					continue;
 				if (k == 0)
 					snprintf(key, sizeof(key), "drivers[%zu].root", i);
+				else if (k > d->nallowed)
+					snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
 				else
 					snprintf(key, sizeof(key),
 					    "drivers[%zu].allowed_roots[%zu]", i, k - 1);
 				return keyerr(err, errlen, src, key, "%s overlaps %s "
 				    "%s; volumes must live apart from volwarden's "
 				    "own directories", r, ownkey[o], own[o]);
+			}
+		}
+	}
+	/* A loop driver's mount directory holds nothing but its mounts: it
+	 * may not overlap any driver's root, allowed roots or mount
+	 * directory (an image or source inside it would be hidden by a
+	 * mount, and a mount inside a root could be deleted as a volume). */
+	for (size_t i = 0; i < cfg->ndrivers; i++) {
+		const char *m = cfg->drivers[i].mount_dir;
+
+		if (m == NULL)
+			continue;
+		for (size_t j = 0; j < cfg->ndrivers; j++) {
+			const struct vw_driver *b = &cfg->drivers[j];
+
+			for (size_t k = 0; k <= b->nallowed + 1; k++) {
+				const char *r = k == 0 ? b->root : k <= b->nallowed ?
+				    b->allowed_roots[k - 1] : b->mount_dir;
+
+				if (r == NULL || (j == i && k == b->nallowed + 1))
+					continue;
+				if (strcmp(r, m) != 0 && vw_path_beneath(r, m) == NULL &&
+				    vw_path_beneath(m, r) == NULL)
+					continue;
+				snprintf(key, sizeof(key), "drivers[%zu].mount_dir", i);
+				return keyerr(err, errlen, src, key, "%s overlaps %s "
+				    "of driver %s; give each loop driver a mount "
+				    "directory of its own, apart from every root",
+				    m, r, b->name);
 			}
 		}
 	}
@@ -728,6 +1025,106 @@ fail:
 }
 
 int
+vw_overrides_env(struct vw_overrides *ov)
+{
+	const char *v = getenv("GFS_VOLUME"), *s = getenv("GFS_SERVERS");
+	int used = 0;
+
+	if (ov->gfs_volume == NULL && v != NULL && v[0] != '\0') {
+		ov->gfs_volume = v;
+		used = 1;
+	}
+	if (ov->gfs_servers == NULL && s != NULL && s[0] != '\0') {
+		ov->gfs_servers = s;
+		used = 1;
+	}
+	return used;
+}
+
+/* Append one server to d->gl (the legacy list). */
+static int
+push_server(struct vw_driver *d, const char *s, size_t len)
+{
+	char **n;
+
+	if (len == 0)
+		return 0;
+	if (d->gl.nservers >= MAX_ALLOWED ||
+	    (n = realloc(d->gl.servers, (d->gl.nservers + 2) *
+	    sizeof(char *))) == NULL)
+		return -1;
+	d->gl.servers = n;
+	if ((n[d->gl.nservers] = strndup(s, len)) == NULL)
+		return -1;
+	n[++d->gl.nservers] = NULL;
+	return 0;
+}
+
+/*
+ * docker-volume-glusterfs's configuration as a driver of the embedded
+ * default: "glusterfs", mounted at VW_DEFAULT_GLUSTER_ROOT.  The server
+ * list is split at commas and white space, and, as that plugin did, at
+ * colons that are not followed by a port number ("host1:host2").
+ */
+static int
+add_legacy_gluster(struct vw_config *cfg, const struct vw_overrides *ov,
+    char *err, size_t errlen)
+{
+	struct vw_driver *n, *d;
+	const char *p;
+
+	if (ov->gfs_volume == NULL || ov->gfs_servers == NULL) {
+		snprintf(err, errlen, "GFS_VOLUME (--gfs-volume) and GFS_SERVERS "
+		    "(--gfs-servers) must be given together");
+		return -1;
+	}
+	if ((n = realloc(cfg->drivers, (cfg->ndrivers + 1) * sizeof(*n))) == NULL)
+		goto nomem;
+	cfg->drivers = n;
+	d = &cfg->drivers[cfg->ndrivers++];
+	memset(d, 0, sizeof(*d));
+	d->backend = VW_BACKEND_GLUSTERFS;
+	d->on_remove = VW_ON_REMOVE_KEEP;
+	d->gl.lease_ttl = VW_LEASE_TTL_DEFAULT;
+	if ((d->name = strdup("glusterfs")) == NULL ||
+	    (d->root = strdup(VW_DEFAULT_GLUSTER_ROOT)) == NULL ||
+	    (d->gl.volume = strdup(ov->gfs_volume)) == NULL)
+		goto nomem;
+	for (p = ov->gfs_servers; *p != '\0'; ) {
+		size_t len = strcspn(p, ", \t\n");
+		const char *c = memchr(p, ':', len);
+
+		/* "a:b" (a list) but not "a:24007" (a port). */
+		if (c != NULL && p[0] != '[' && strncmp(p, "tcp://", 6) != 0 &&
+		    strncmp(p, "rdma://", 7) != 0 && strncmp(p, "unix://", 7) != 0 &&
+		    !(c[1] >= '0' && c[1] <= '9'))
+			len = (size_t)(c - p);
+		if (push_server(d, p, len) < 0)
+			goto nomem;
+		p += len;
+		if (*p != '\0')
+			p++;
+	}
+	if (d->gl.nservers == 0) {
+		snprintf(err, errlen, "GFS_SERVERS (--gfs-servers) names no server");
+		return -1;
+	}
+	{
+		char host[256];
+
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		if ((d->gl.node = strdup(host)) == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+int
 vw_config_load(struct vw_config *cfg, const struct vw_overrides *ov,
     int check_owner, char *err, size_t errlen)
 {
@@ -747,9 +1144,12 @@ vw_config_load(struct vw_config *cfg, const struct vw_overrides *ov,
 			return -1;
 		rc = vw_config_parse(cfg, text, path, err, errlen);
 		free(text);
-	} else
+	} else {
 		rc = vw_config_parse(cfg, embedded_default, "embedded default",
 		    err, errlen);
+		if (rc == 0 && (ov->gfs_volume != NULL || ov->gfs_servers != NULL))
+			rc = add_legacy_gluster(cfg, ov, err, errlen);
+	}
 	if (rc < 0)
 		goto fail;
 	if (replace(&cfg->socket_dir, ov->socket_dir) < 0 ||
@@ -851,8 +1251,33 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 				fputs(", ", fp);
 			print_json_string(fp, d->allowed_roots[j]);
 		}
-		fprintf(fp, "], \"on_remove\": \"%s\"}",
+		fprintf(fp, "], \"on_remove\": \"%s\"",
 		    vw_on_remove_name(d->on_remove));
+		if (d->backend == VW_BACKEND_LOOP) {
+			fprintf(fp, ", \"default_size\": \"%llu\", \"fs\": \"%s\", "
+			    "\"mount_dir\": ", (unsigned long long)d->default_size,
+			    vw_fs_name(d->fs));
+			print_json_string(fp, d->mount_dir);
+		}
+		if (d->backend == VW_BACKEND_GLUSTERFS) {
+			fputs(", \"volume\": ", fp);
+			print_json_string(fp, d->gl.volume);
+			fputs(", \"servers\": [", fp);
+			for (size_t j = 0; j < d->gl.nservers; j++) {
+				if (j)
+					fputs(", ", fp);
+				print_json_string(fp, d->gl.servers[j]);
+			}
+			fputs("]", fp);
+			if (d->gl.subdir != NULL) {
+				fputs(", \"subdir\": ", fp);
+				print_json_string(fp, d->gl.subdir);
+			}
+			fputs(", \"node\": ", fp);
+			print_json_string(fp, d->gl.node);
+			fprintf(fp, ", \"lease_ttl\": %u", d->gl.lease_ttl);
+		}
+		fputs("}", fp);
 	}
 	fputs("\n  ]\n}\n", fp);
 }

@@ -15,10 +15,13 @@
 #include <stdio.h>
 
 /* Storage backends.  btrfs exists only in builds with libbtrfsutil
- * (VW_BTRFS_BUILT); elsewhere the configuration refuses it. */
+ * (VW_BTRFS_BUILT), glusterfs only in builds with gfapi
+ * (VW_GLUSTERFS_BUILT); elsewhere the configuration refuses them. */
 enum vw_backend_type {
 	VW_BACKEND_DIR,
 	VW_BACKEND_BTRFS,
+	VW_BACKEND_LOOP,	/* image files on loop devices (backends/loop.c) */
+	VW_BACKEND_GLUSTERFS,
 };
 
 /* What Remove does with the data (driver key "on_remove"). */
@@ -31,15 +34,62 @@ enum vw_on_remove {
 				 * removed-TIMESTAMP, delete the subvolume */
 };
 
+/* The keys of a glusterfs driver (doc/volwarden.json.5); all NULL/0 for
+ * other backends. */
+struct vw_gluster_cfg {
+	char		*volume;	/* Gluster volume name */
+	char		**servers;	/* "[tcp|rdma://]HOST[:PORT]" or "unix://PATH" */
+	size_t		 nservers;
+	char		*subdir;	/* base directory in the volume: normalised,
+					 * relative, or NULL for the volume's root */
+	char		*node;		/* this node's identity in leases (default:
+					 * the host name) */
+	uint32_t	 lease_ttl;	/* seconds a lease lives without heartbeat */
+};
+
+/* Default and range of lease_ttl, seconds. */
+#define VW_LEASE_TTL_DEFAULT	60
+#define VW_LEASE_TTL_MIN	3
+#define VW_LEASE_TTL_MAX	86400
+
 /* One Docker volume driver: a socket name bound to one backend. */
 struct vw_driver {
 	char			*name;		/* driver name = socket file stem */
 	enum vw_backend_type	 backend;
-	char			*root;		/* absolute, normalised */
+	char			*root;		/* absolute, normalised; glusterfs:
+						 * where the volume is FUSE-mounted */
 	char			**allowed_roots;	/* absolute, normalised */
 	size_t			 nallowed;
 	enum vw_on_remove	 on_remove;
+	/* loop only (zero/NULL for other backends): */
+	uint64_t		 default_size;	/* bytes, for Creates without "size" */
+	uint32_t		 fs;		/* enum vw_fs: for Creates without "fs" */
+	char			*mount_dir;	/* absolute, normalised: volumes are
+						 * mounted at MOUNT_DIR/NAME */
+	struct vw_gluster_cfg	 gl;		/* backend glusterfs only */
 };
+
+/* Defaults of the loop driver keys (doc/volwarden.json.5).  The mount
+ * directory default is VW_DEFAULT_LOOP_MOUNT_BASE/DRIVER. */
+#define VW_DEFAULT_LOOP_SIZE		(10ULL << 30)
+#define VW_DEFAULT_LOOP_MOUNT_BASE	"/run/volwarden/loop"
+
+/* One parsed Gluster server: transport "tcp", "rdma" or "unix", host (or
+ * the socket path for unix) and port (0: gfapi's default, 24007). */
+struct vw_gluster_server {
+	char		transport[8];
+	char		host[256];
+	int		port;
+};
+
+/*
+ * Parse a "servers" entry: HOST, HOST:PORT, [IPV6]:PORT, optionally
+ * prefixed with tcp:// or rdma://, or unix:///ABSOLUTE/PATH.  Host names
+ * are letters, digits, '.', '-' and '_'.  Returns 0, or -1 with a reason
+ * in err.
+ */
+int vw_gluster_server_parse(const char *s, struct vw_gluster_server *out,
+    char *err, size_t errlen);
 
 /* The whole configuration. */
 struct vw_config {
@@ -78,7 +128,19 @@ struct vw_overrides {
 	const char	*admin_socket;	/* --admin-socket PATH */
 	const char	*allowed_roots[32];	/* --allowed-root, repeatable */
 	size_t		 nallowed;
+	/* --gfs-volume, --gfs-servers (or the legacy environment variables
+	 * GFS_VOLUME and GFS_SERVERS, see vw_overrides_env): add a
+	 * glusterfs driver "glusterfs" to the embedded default. */
+	const char	*gfs_volume, *gfs_servers;
 };
+
+/* Where the embedded default's glusterfs driver mounts its volume. */
+#define VW_DEFAULT_GLUSTER_ROOT	"/run/volwarden/gluster/glusterfs"
+
+/* Fill ov->gfs_volume and ov->gfs_servers from the environment variables
+ * GFS_VOLUME and GFS_SERVERS (docker-volume-glusterfs's) unless the flags
+ * gave them.  Returns 1 if either variable was used, else 0. */
+int vw_overrides_env(struct vw_overrides *ov);
 
 /* Default path of the config file, read when present. */
 #ifndef VW_CONFIG_FILE

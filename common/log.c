@@ -38,6 +38,12 @@ log_set_sink(vw_log_sink sink)
 }
 
 int
+log_foreground_enabled(void)
+{
+	return log_foreground;
+}
+
+int
 log_debug_enabled(void)
 {
 	return log_verbose;

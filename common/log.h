@@ -25,6 +25,8 @@ void log_procinit(const char *procname);
 void log_set_sink(vw_log_sink sink);
 /* Whether log_debug lines are emitted. */
 int log_debug_enabled(void);
+/* Whether lines go to stderr (foreground) rather than syslog. */
+int log_foreground_enabled(void);
 
 /* log_warn appends ": strerror(errno)"; the x variants do not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

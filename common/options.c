@@ -13,7 +13,9 @@
 /* Backends, as bits, for the schema's "accepted by" column. */
 #define B_DIR		(1u << VW_BACKEND_DIR)
 #define B_BTRFS		(1u << VW_BACKEND_BTRFS)
-#define B_ALL		(B_DIR | B_BTRFS)
+#define B_LOOP		(1u << VW_BACKEND_LOOP)
+#define B_GLUSTERFS	(1u << VW_BACKEND_GLUSTERFS)
+#define B_ALL		(B_DIR | B_BTRFS | B_LOOP | B_GLUSTERFS)
 
 typedef int (*opt_parse_fn)(const char *v, size_t len,
     struct vw_volume_opts *o, char *err, size_t errlen);
@@ -26,6 +28,11 @@ static int parse_size(const char *, size_t, struct vw_volume_opts *, char *, siz
 static int parse_from(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_nocow(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 static int parse_compression(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_snapshot_every(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_snapshot_keep(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_fs(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_source(const char *, size_t, struct vw_volume_opts *, char *, size_t);
+static int parse_image(const char *, size_t, struct vw_volume_opts *, char *, size_t);
 
 /*
  * The schema.  The order is the order of "valid options are ..." lists.
@@ -38,13 +45,18 @@ static const struct opt_def {
 	opt_parse_fn	 parse;
 } schema[] = {
 	{ "mountpoint",	 VW_OPT_MOUNTPOINT,  B_DIR,   parse_mountpoint },	/* dir.c:locate */
-	{ "size",	 VW_OPT_SIZE,	     B_BTRFS, parse_size },		/* btrfs.c:set_limit */
+	{ "size",	 VW_OPT_SIZE,	     B_BTRFS | B_LOOP, parse_size },	/* btrfs.c:set_limit, loop.c:loop_create */
+	{ "fs",		 VW_OPT_FS,	     B_LOOP,  parse_fs },		/* loop.c:loop_create */
+	{ "source",	 VW_OPT_SOURCE,	     B_LOOP,  parse_source },		/* loop.c:make_erofs */
+	{ "image",	 VW_OPT_IMAGE,	     B_LOOP,  parse_image },		/* loop.c:adopt_image */
 	{ "from",	 VW_OPT_FROM,	     B_BTRFS, parse_from },		/* btrfs.c:make_subvolume */
 	{ "nocow",	 VW_OPT_NOCOW,	     B_BTRFS, parse_nocow },		/* btrfs.c:set_attrs */
 	{ "compression", VW_OPT_COMPRESSION, B_BTRFS, parse_compression },	/* btrfs.c:set_attrs */
 	{ "uid",	 VW_OPT_UID,	     B_ALL,   parse_uid },
 	{ "gid",	 VW_OPT_GID,	     B_ALL,   parse_gid },
 	{ "mode",	 VW_OPT_MODE,	     B_ALL,   parse_mode },
+	{ "snapshot_every", VW_OPT_SNAPSHOT_EVERY, B_BTRFS, parse_snapshot_every },	/* frontend/schedule.c */
+	{ "snapshot_keep", VW_OPT_SNAPSHOT_KEEP, B_BTRFS, parse_snapshot_keep },	/* frontend/schedule.c */
 };
 #define NSCHEMA	(sizeof(schema) / sizeof(schema[0]))
 
@@ -55,7 +67,8 @@ static const char *const compression_names[] = { "none", "zstd", "lzo", "zlib" }
 static const char *
 be_name(enum vw_backend_type be)
 {
-	return be == VW_BACKEND_BTRFS ? "btrfs" : "dir";
+	return be == VW_BACKEND_BTRFS ? "btrfs" : be == VW_BACKEND_LOOP ?
+	    "loop" : be == VW_BACKEND_GLUSTERFS ? "glusterfs" : "dir";
 }
 
 /* Show at most 32 bytes of a user's value in a message. */
@@ -127,25 +140,73 @@ bad:
 	return -1;
 }
 
+/* The path option (dir's mountpoint, loop's source and image): one
+ * field, normalised; absolute is what the backend requires of source
+ * and image (they are read from under the allowed roots). */
 static int
-parse_mountpoint(const char *v, size_t len, struct vw_volume_opts *o,
-    char *err, size_t errlen)
+parse_path(const char *what, int absolute, const char *v, size_t len,
+    struct vw_volume_opts *o, char *err, size_t errlen)
 {
 	char tmp[VW_PATH_MAX], why[256];
 
 	if (len >= sizeof(tmp)) {
-		snprintf(err, errlen, "option mountpoint: the path is longer "
-		    "than %d bytes", VW_PATH_MAX - 1);
+		snprintf(err, errlen, "option %s: the path is longer "
+		    "than %d bytes", what, VW_PATH_MAX - 1);
 		return -1;
 	}
 	memcpy(tmp, v, len);
 	tmp[len] = '\0';
 	if (vw_mountpoint_normalize(tmp, o->mountpoint, sizeof(o->mountpoint),
 	    why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "option mountpoint: %s", why);
+		snprintf(err, errlen, "option %s: %s", what, why);
+		return -1;
+	}
+	if (absolute && o->mountpoint[0] != '/') {
+		memset(o->mountpoint, 0, sizeof(o->mountpoint));
+		snprintf(err, errlen, "option %s: expected an absolute path below "
+		    "one of the driver's allowed roots, got \"%.*s\"", what,
+		    SHOWN(len), v);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+parse_mountpoint(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("mountpoint", 0, v, len, o, err, errlen);
+}
+
+static int
+parse_source(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("source", 1, v, len, o, err, errlen);
+}
+
+static int
+parse_image(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	return parse_path("image", 1, v, len, o, err, errlen);
+}
+
+static int
+parse_fs(const char *v, size_t len, struct vw_volume_opts *o, char *err,
+    size_t errlen)
+{
+	char tmp[8];
+
+	if (len < sizeof(tmp)) {
+		memcpy(tmp, v, len);
+		tmp[len] = '\0';
+		if ((o->fs = vw_fs_parse(tmp)) != VW_FS_NONE)
+			return 0;
+	}
+	snprintf(err, errlen, "option fs: expected ext4, xfs or erofs, got "
+	    "\"%.*s\"", SHOWN(len), v);
+	return -1;
 }
 
 int
@@ -271,6 +332,107 @@ parse_compression(const char *v, size_t len, struct vw_volume_opts *o,
 	return -1;
 }
 
+int
+vw_duration_parse(const char *v, size_t len, uint64_t *out)
+{
+	char buf[32], *end;
+	unsigned long long n, mul = 1;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '0' || v[0] > '9')
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoull(buf, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 's': mul = 1; end++; break;
+	case 'm': mul = 60; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'd': mul = 86400; end++; break;
+	case 'w': mul = 7 * 86400; end++; break;
+	default: return -1;
+	}
+	if (*end != '\0' || n > VW_SNAPSHOT_EVERY_MAX / mul)
+		return -1;
+	n *= mul;
+	if (n < VW_SNAPSHOT_EVERY_MIN)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+parse_snapshot_every(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	if (vw_duration_parse(v, len, &o->snapshot_every) < 0) {
+		snprintf(err, errlen, "option snapshot_every: expected a whole "
+		    "number with a unit s, m, h, d or w (seconds if none), from "
+		    "%us to %ud, such as 30m or 1h; got \"%.*s\"",
+		    VW_SNAPSHOT_EVERY_MIN, VW_SNAPSHOT_EVERY_MAX / 86400,
+		    SHOWN(len), v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_snapshot_keep(const char *v, size_t len, struct vw_volume_opts *o,
+    char *err, size_t errlen)
+{
+	char buf[8], *end;
+	unsigned long n;
+
+	if (len == 0 || len >= sizeof(buf) || v[0] < '1' || v[0] > '9')
+		goto bad;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoul(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > VW_SNAPSHOT_KEEP_MAX)
+		goto bad;
+	o->snapshot_keep = (uint32_t)n;
+	return 0;
+bad:
+	snprintf(err, errlen, "option snapshot_keep: expected the number of "
+	    "scheduled snapshots to keep, from 1 to %u; got \"%.*s\"",
+	    VW_SNAPSHOT_KEEP_MAX, SHOWN(len), v);
+	return -1;
+}
+
+const char *
+vw_fs_name(uint32_t fs)
+{
+	static const char *const names[] = { "none", "ext4", "xfs", "erofs" };
+
+	return fs < sizeof(names) / sizeof(names[0]) ? names[fs] : "unknown";
+}
+
+uint32_t
+vw_fs_parse(const char *name)
+{
+	for (uint32_t i = VW_FS_EXT4; i <= VW_FS_EROFS; i++)
+		if (strcmp(name, vw_fs_name(i)) == 0)
+			return i;
+	return VW_FS_NONE;
+}
+
+uint64_t
+vw_fs_min_size(uint32_t fs)
+{
+	switch (fs) {
+	case VW_FS_XFS:
+		return 300ULL << 20;	/* mkfs.xfs: "must be larger than 300MB" */
+	case VW_FS_EROFS:
+		return 0;
+	default:
+		return VW_SIZE_MIN;
+	}
+}
+
 const char *
 vw_compression_name(uint32_t c)
 {
@@ -293,8 +455,8 @@ vw_opt_mask(enum vw_backend_type be)
 const char *
 vw_opt_names_for(enum vw_backend_type be)
 {
-	static char names[2][128];
-	char *buf = names[be == VW_BACKEND_BTRFS];
+	static char names[VW_BACKEND_GLUSTERFS + 1][128];
+	char *buf = names[be <= VW_BACKEND_GLUSTERFS ? be : VW_BACKEND_DIR];
 	size_t n = 0;
 
 	if (buf[0] != '\0')
@@ -354,6 +516,48 @@ vw_opt_parse(const char *key, size_t keylen, const char *value,
 	    valuelen, opts, err, errlen);
 }
 
+/*
+ * The loop backend's rules: erofs is built from a source directory or
+ * adopted from an image, and nothing else takes those; its size follows
+ * its content and its owners are the source's (it is read-only).  The
+ * fs is the volume's (given, or the driver's default that the frontend
+ * filled in).
+ */
+static int
+vw_loop_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
+{
+	uint32_t f = opts->flags;
+	int erofs = (f & VW_OPT_FS) && opts->fs == VW_FS_EROFS;
+
+	if (erofs && !(f & (VW_OPT_SOURCE | VW_OPT_IMAGE))) {
+		snprintf(err, errlen, "fs=erofs makes a read-only volume from "
+		    "a directory or an image: add -o source=DIR or -o image=FILE "
+		    "(below an allowed root)");
+		return -1;
+	}
+	if (!erofs && (f & (VW_OPT_SOURCE | VW_OPT_IMAGE))) {
+		snprintf(err, errlen, "options source and image make read-only "
+		    "EROFS volumes: add -o fs=erofs");
+		return -1;
+	}
+	if (erofs && (f & (VW_OPT_SIZE | VW_OPT_UID | VW_OPT_GID | VW_OPT_MODE))) {
+		snprintf(err, errlen, "an erofs volume is read-only: its size "
+		    "follows its content and its owners and modes are the "
+		    "source's, so size, uid, gid and mode do not apply");
+		return -1;
+	}
+	if ((f & VW_OPT_SIZE) && (f & VW_OPT_FS) &&
+	    opts->size < vw_fs_min_size(opts->fs)) {
+		snprintf(err, errlen, "size %llu bytes is below the %s minimum "
+		    "of %llu MiB; use -o size=%lluM or more",
+		    (unsigned long long)opts->size, vw_fs_name(opts->fs),
+		    (unsigned long long)(vw_fs_min_size(opts->fs) >> 20),
+		    (unsigned long long)(vw_fs_min_size(opts->fs) >> 20));
+		return -1;
+	}
+	return 0;
+}
+
 int
 vw_opts_check_backend(enum vw_backend_type be,
     const struct vw_volume_opts *opts, char *err, size_t errlen)
@@ -380,6 +584,26 @@ vw_opts_check_backend(enum vw_backend_type be,
 		    "copy-on-write; choose one", vw_compression_name(opts->compression));
 		return -1;
 	}
+	/* The helper's check of received requests and of replayed state. */
+	if (((opts->flags & VW_OPT_SNAPSHOT_EVERY) &&
+	    (opts->snapshot_every < VW_SNAPSHOT_EVERY_MIN ||
+	    opts->snapshot_every > VW_SNAPSHOT_EVERY_MAX)) ||
+	    ((opts->flags & VW_OPT_SNAPSHOT_KEEP) &&
+	    (opts->snapshot_keep < 1 ||
+	    opts->snapshot_keep > VW_SNAPSHOT_KEEP_MAX))) {
+		snprintf(err, errlen, "snapshot_every or snapshot_keep out of "
+		    "range");
+		return -1;
+	}
+	if ((opts->flags & VW_OPT_SNAPSHOT_KEEP) &&
+	    !(opts->flags & VW_OPT_SNAPSHOT_EVERY)) {
+		snprintf(err, errlen, "option snapshot_keep needs snapshot_every: "
+		    "it is the number of scheduled snapshots to keep; add "
+		    "snapshot_every (such as 1h), or leave snapshot_keep out");
+		return -1;
+	}
+	if (be == VW_BACKEND_LOOP && vw_loop_opts_check(opts, err, errlen) < 0)
+		return -1;
 	if ((opts->flags & VW_OPT_NOCOW) && (opts->flags & VW_OPT_FROM)) {
 		snprintf(err, errlen, "options nocow and from cannot be combined: "
 		    "nocow only applies to an empty volume, and a clone starts "

@@ -58,12 +58,35 @@ int vw_opts_check_backend(enum vw_backend_type be,
 int vw_size_parse(const char *v, size_t len, uint64_t *out);
 
 /*
+ * The schedule of snapshot_every and snapshot_keep (btrfs,
+ * frontend/schedule.c).  A duration is a whole number with an optional
+ * unit: s (also none), m, h, d or w, such as "30m" or "1h"; range
+ * VW_SNAPSHOT_EVERY_MIN .. VW_SNAPSHOT_EVERY_MAX seconds.  snapshot_keep
+ * is 1 .. VW_SNAPSHOT_KEEP_MAX; a volume with snapshot_every but no
+ * snapshot_keep keeps VW_SNAPSHOT_KEEP_DEFAULT.  vw_duration_parse
+ * returns 0 with *out in seconds, or -1.
+ */
+#define VW_SNAPSHOT_EVERY_MIN		10u		/* seconds */
+#define VW_SNAPSHOT_EVERY_MAX		(366u * 86400)	/* a year, seconds */
+#define VW_SNAPSHOT_KEEP_MAX		1000u
+#define VW_SNAPSHOT_KEEP_DEFAULT	24u
+int vw_duration_parse(const char *v, size_t len, uint64_t *out);
+
+/*
  * Split a received "from" value into volume and snapshot parts (each
  * VW_NAME_MAX + 1 bytes; snap is "" for a plain volume).  Both parts must
  * pass the volume name rule.  Returns 0 or -1.
  */
 int vw_from_split(const char *from, char *vol, char *snap);
 
+/* "ext4", "xfs", "erofs" ("none" for 0). */
+const char *vw_fs_name(uint32_t fs);
+/* The enum vw_fs of a name ("ext4", "xfs", "erofs"), VW_FS_NONE if none. */
+uint32_t vw_fs_parse(const char *name);
+/* The smallest image, in bytes, that mkfs accepts for fs (xfs: 300 MiB
+ * since xfsprogs 5.19; ext4: VW_SIZE_MIN); 0 for erofs, whose size
+ * follows its content. */
+uint64_t vw_fs_min_size(uint32_t fs);
 /* "none", "zstd", "lzo", "zlib". */
 const char *vw_compression_name(uint32_t c);
 

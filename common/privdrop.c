@@ -12,6 +12,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@
 
 #include "common/log.h"
 #include "common/privdrop.h"
+
+/*
+ * /proc/self, opened by vw_drop_to_user while still root: the dropped
+ * frontend may be unable to resolve "/proc/self/status" from "/" (in a
+ * Docker managed plugin the root directory is mode 0700, root's), but
+ * the open directory still serves openat().  -1 before the drop.
+ */
+static int proc_self_fd = -1;
 
 static void
 clear_ambient(void)
@@ -42,6 +51,9 @@ vw_drop_to_user(uid_t uid, gid_t gid)
 	if (uid == 0)
 		fatalx("refusing to run the frontend as root: set \"user\" to "
 		    "an unprivileged account");
+	if ((proc_self_fd = open("/proc/self", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		fatal("opening /proc/self");
 	clear_ambient();
 	capng_clear(CAPNG_SELECT_BOTH);
 	rc = capng_change_id((int)uid, (int)gid,
@@ -89,9 +101,16 @@ vw_keep_caps(uint64_t mask)
 static int
 status_read(char *buf, size_t len)
 {
-	FILE *fp = fopen("/proc/self/status", "re");
+	FILE *fp;
 	size_t n;
+	int fd;
 
+	if (proc_self_fd < 0)
+		fp = fopen("/proc/self/status", "re");
+	else if ((fd = openat(proc_self_fd, "status", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	else if ((fp = fdopen(fd, "r")) == NULL)
+		close(fd);
 	if (fp == NULL)
 		return -1;
 	n = fread(buf, 1, len - 1, fp);

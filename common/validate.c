@@ -247,7 +247,21 @@ vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (opts->flags & VW_OPT_MOUNTPOINT) {
+	if (opts->fs > VW_FS_EROFS ||
+	    (!(opts->flags & VW_OPT_FS) && opts->fs != 0) ||
+	    (!(opts->flags & VW_OPT_SNAPSHOT_EVERY) && opts->snapshot_every != 0) ||
+	    (!(opts->flags & VW_OPT_SNAPSHOT_KEEP) && opts->snapshot_keep != 0)) {
+		snprintf(err, errlen, "fs or snapshot schedule out of range or "
+		    "given without its flag");
+		return -1;
+	}
+	if ((opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) &
+	    ((opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) - 1)) {
+		snprintf(err, errlen, "more than one of mountpoint, source and "
+		    "image");
+		return -1;
+	}
+	if (opts->flags & (VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)) {
 		char norm[VW_PATH_MAX];
 
 		if (vw_mountpoint_normalize(opts->mountpoint, norm, sizeof(norm),
@@ -287,6 +301,17 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 	int n;
 
 	*allowed = (size_t)-1;
+	if (d->backend == VW_BACKEND_LOOP) {
+		/* Mounted at MOUNT_DIR/NAME; source and image are inputs. */
+		n = snprintf(out, outlen, "%s/%s", d->mount_dir, name);
+		if (n < 0 || (size_t)n >= outlen) {
+			snprintf(err, errlen, "the mount path under %s is too long",
+			    d->mount_dir);
+			return -1;
+		}
+		*rel = out + strlen(d->mount_dir) + 1;
+		return 0;
+	}
 	if ((o->flags & VW_OPT_MOUNTPOINT) && mp[0] == '/') {
 		size_t o2 = 0;
 
@@ -317,8 +342,13 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 			    "%s", d->root);
 		return -1;
 	}
-	n = snprintf(out, outlen, "%s/%s", d->root,
-	    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
+	/* glusterfs: ROOT is the FUSE mount of the whole Gluster volume, and
+	 * volumes are directories of its base subdir. */
+	if (d->backend == VW_BACKEND_GLUSTERFS && d->gl.subdir != NULL)
+		n = snprintf(out, outlen, "%s/%s/%s", d->root, d->gl.subdir, name);
+	else
+		n = snprintf(out, outlen, "%s/%s", d->root,
+		    (o->flags & VW_OPT_MOUNTPOINT) ? mp : name);
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(err, errlen, "the volume path under %s is too long", d->root);
 		return -1;

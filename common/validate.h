@@ -70,7 +70,8 @@ int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
 #define VW_TRASH_DIR	".volwarden-trash"
 
 /*
- * Where a dir-backend volume lives: DRIVER_ROOT/NAME without a mountpoint
+ * Where a volume lives.  loop: MOUNT_DIR/NAME, where it is mounted.
+ * dir and btrfs: DRIVER_ROOT/NAME without a mountpoint
  * option, DRIVER_ROOT/REL for a relative one, or the absolute mountpoint
  * when it lies strictly beneath one of the driver's allowed roots (then
  * *allowed is that root's index, else it is (size_t)-1 and *rel points

@@ -44,17 +44,15 @@
 #include <yajl/yajl_tree.h>
 
 #include "common/config.h"
+#include "common/options.h"
 #include "common/privdrop.h"
 #include "common/proto.h"
+#include "ctl/ctl.h"
 
 #ifndef VW_PRIVHELPER_PATH
 #define VW_PRIVHELPER_PATH "/usr/local/libexec/volwarden-privhelper"
 #endif
 
-/* Exit statuses (volwardenctl(8)). */
-#define EXIT_ERROR	1	/* the daemon said no, or check failed */
-#define EXIT_USAGE	2
-#define EXIT_UNREACH	3	/* no daemon, or no sensible reply */
 
 /* Seconds to wait for the daemon: what it serves from memory comes at
  * once; a snapshot call waits for the helper, which may be busy with the
@@ -65,7 +63,7 @@
 
 #define GSTR(g, s) yajl_gen_string((g), (const unsigned char *)(s), strlen(s))
 
-static int json_out;
+int json_out;
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -82,7 +80,10 @@ usage(int code)
 	    "                    VOLUME SNAPSHOT\n"
 	    "       volwardenctl [--socket PATH] [--json] snapshot restore [--driver NAME]\n"
 	    "                    [--force] VOLUME SNAPSHOT\n"
+	    "       volwardenctl [--socket PATH] [--json] resize [--driver NAME] VOLUME SIZE\n"
 	    "       volwardenctl [--json] [--config FILE | --no-config] [config flags] check\n"
+	    "       volwardenctl [--socket PATH] [--json] import-local-persist\n"
+	    "                    [--driver NAME] [--rewrite OLD=NEW] FILE\n"
 	    "Without --socket, the admin socket is admin_socket of the\n"
 	    "configuration (%s if present, else %s).\n"
 	    "Exit status: 0 ok, 1 error or check failed, 2 usage, 3 daemon not "
@@ -90,7 +91,7 @@ usage(int code)
 	exit(code);
 }
 
-static void __attribute__((format(printf, 1, 2)))
+void
 warnmsg(const char *fmt, ...)
 {
 	va_list ap;
@@ -103,13 +104,6 @@ warnmsg(const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------ HTTP */
-
-struct reply {
-	int	 status;
-	char	*buf;		/* the whole response, NUL-terminated */
-	char	*body;		/* into buf */
-	size_t	 len;		/* of body */
-};
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -171,13 +165,13 @@ parse_reply(struct reply *r, size_t len, char *err, size_t errlen)
  * a sentence in err: the daemon cannot be reached or did not answer in
  * HTTP.
  */
-static int
+int
 http_request(const char *path, const char *method, const char *target,
     const char *body, struct reply *r, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct timeval tv = { TIMEOUT, 0 };
-	char req[4096];
+	char req[20480];
 	size_t len = 0, cap = 0;
 	int fd, n;
 
@@ -463,6 +457,12 @@ cmd_inspect(const char *sock, const char *driver, const char *name)
 		printf("options:     ");
 		print_options(jget(v, "options", yajl_t_object));
 		putchar('\n');
+		/* Backends other than dir: what the backend reports. */
+		if (jget(v, "status", yajl_t_object) != NULL) {
+			printf("status:      ");
+			print_options(jget(v, "status", yajl_t_object));
+			putchar('\n');
+		}
 		ids = jget(v, "mount_ids", yajl_t_array);
 		for (size_t i = 0; ids != NULL && i < ids->u.array.len; i++)
 			printf("mount ID:    %s (%lld)\n",
@@ -559,6 +559,42 @@ cmd_snapshot(const char *sock, const char *driver, const char *sub,
 			printf("containers that use the volume keep the old data "
 			    "until they restart\n");
 	}
+	yajl_tree_free(v);
+	return 0;
+}
+
+/*
+ * resize VOLUME SIZE: POST /v1/volumes/VOLUME/resize {"size": SIZE}; the
+ * size is checked here too (K, M, G, T, P), so that a typo never reaches
+ * the daemon.
+ */
+static int
+cmd_resize(const char *sock, const char *driver, const char *volume,
+    const char *size)
+{
+	char target[1024], body[96], qs[300] = "";
+	uint64_t bytes;
+	yajl_val v;
+	int rc;
+
+	if (url_name("volume", volume) < 0)
+		return EXIT_ERROR;
+	if (vw_size_parse(size, strlen(size), &bytes) < 0) {
+		warnmsg("\"%s\" is not a size: use a whole number with K, M, G, "
+		    "T or P (powers of 1024), such as 512M or 2G", size);
+		return EXIT_USAGE;
+	}
+	if (driver != NULL)
+		snprintf(qs, sizeof(qs), "?driver=%s", driver);
+	snprintf(target, sizeof(target), "/v1/volumes/%s/resize%s", volume, qs);
+	snprintf(body, sizeof(body), "{\"size\":\"%llu\"}",
+	    (unsigned long long)bytes);
+	if ((rc = ask_method(sock, "POST", target, body, 0, NULL, &v)) != 0)
+		return rc;
+	if (!json_out)
+		printf("volume %s (driver %s): resized to %s (%llu bytes)\n",
+		    jstr(v, "volume"), jstr(v, "driver"), size,
+		    (unsigned long long)bytes);
 	yajl_tree_free(v);
 	return 0;
 }
@@ -972,7 +1008,7 @@ check_caps(int btrfs)
 	    ml < sizeof(missing))
 		ml += (size_t)snprintf(missing + ml, sizeof(missing) - ml,
 		    "%ssys_admin (the btrfs helper: subvolume deletion, "
-		    "qgroup limits)", ml ? ", " : "");
+		    "qgroup limits; the loop helper: mount)", ml ? ", " : "");
 	if (ml > 0)
 		report("fix", "capabilities", "the bounding set lacks %s; allow "
 		    "them (systemd: CapabilityBoundingSet=)", missing);
@@ -1097,6 +1133,28 @@ cmd_check(const struct vw_overrides *ov)
 		if (d->backend == VW_BACKEND_BTRFS) {
 			btrfs = 1;
 			check_btrfs_root(check, d->root);
+		} else if (d->backend == VW_BACKEND_LOOP) {
+			btrfs = 1;	/* CAP_SYS_ADMIN too: mount(2) */
+			report(access("/dev/loop-control", R_OK | W_OK) == 0 ?
+			    "ok" : "fix", check, "backend loop needs "
+			    "/dev/loop-control (modprobe loop) and mkfs.ext4, "
+			    "mkfs.xfs, mkfs.erofs (e2fsprogs, xfsprogs, "
+			    "erofs-utils); images in %s, mounts in %s", d->root,
+			    d->mount_dir);
+		} else if (d->backend == VW_BACKEND_GLUSTERFS) {
+			/* The FUSE keeper mounts with glusterfs's client. */
+			if (access("/dev/fuse", R_OK | W_OK) < 0)
+				report("fix", check, "/dev/fuse is missing (%s): "
+				    "load the fuse module (modprobe fuse)",
+				    strerror(errno));
+			else if (access("/usr/sbin/glusterfs", X_OK) < 0)
+				report("fix", check, "the GlusterFS FUSE client "
+				    "/usr/sbin/glusterfs is missing: install "
+				    "glusterfs-client");
+			else
+				report("ok", check, "backend glusterfs can mount "
+				    "Gluster volume %s here (/dev/fuse and the "
+				    "FUSE client are present)", d->gl.volume);
 		} else
 			report("ok", check, "backend %s can run here (it needs no "
 			    "kernel feature beyond directories)",
@@ -1154,6 +1212,7 @@ main(int argc, char *argv[])
 	struct vw_overrides ov;
 	struct option longopts[32];
 	const char *sockopt = NULL, *driver = NULL, *cmd, *sub = NULL;
+	const char *rewrite = NULL;
 	char err[256], *sock;
 	size_t n = 0;
 	int ch, rc, force = 0;
@@ -1165,6 +1224,7 @@ main(int argc, char *argv[])
 	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
 	longopts[n++] = (struct option){ "driver", required_argument, NULL, 'D' };
 	longopts[n++] = (struct option){ "force", no_argument, NULL, 'F' };
+	longopts[n++] = (struct option){ "rewrite", required_argument, NULL, 'R' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -1174,6 +1234,7 @@ main(int argc, char *argv[])
 		case 'j': json_out = 1; break;
 		case 'D': driver = optarg; break;
 		case 'F': force = 1; break;
+		case 'R': rewrite = optarg; break;
 		case 'h': usage(0);
 		case 'V': printf("volwardenctl %s\n", PACKAGE_VERSION); return 0;
 		default:
@@ -1194,7 +1255,8 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0) {
-		if (optind != argc || driver != NULL || sockopt != NULL || force)
+		if (optind != argc || driver != NULL || sockopt != NULL || force ||
+		    rewrite != NULL)
 			usage(EXIT_USAGE);
 		return cmd_check(&ov);
 	}
@@ -1203,7 +1265,7 @@ main(int argc, char *argv[])
 		 * --force for restore only. */
 		int nargs = argc - optind - 1;
 
-		if (optind >= argc)
+		if (optind >= argc || rewrite != NULL)
 			usage(EXIT_USAGE);
 		sub = argv[optind];
 		if (!((strcmp(sub, "create") == 0 && (nargs == 1 || nargs == 2)) ||
@@ -1227,7 +1289,36 @@ main(int argc, char *argv[])
 		}
 		return rc;
 	}
-	if (force)
+	if (strcmp(cmd, "resize") == 0) {
+		if (force || rewrite != NULL || optind + 2 != argc)
+			usage(EXIT_USAGE);
+		if ((sock = admin_socket(sockopt, &ov)) == NULL)
+			return EXIT_UNREACH;
+		rc = cmd_resize(sock, driver, argv[optind], argv[optind + 1]);
+		free(sock);
+		if (fflush(stdout) != 0) {
+			warnmsg("writing the output: %s", strerror(errno));
+			return EXIT_ERROR;
+		}
+		return rc;
+	}
+	if (strcmp(cmd, "import-local-persist") == 0) {
+		/* The driver to fill: local-persist's own name by default,
+		 * so that dockerd's volumes keep their driver. */
+		if (optind + 1 != argc || force)
+			usage(EXIT_USAGE);
+		if ((sock = admin_socket(sockopt, &ov)) == NULL)
+			return EXIT_UNREACH;
+		rc = cmd_import_local_persist(sock, driver != NULL ? driver :
+		    "local-persist", argv[optind], rewrite);
+		free(sock);
+		if (fflush(stdout) != 0) {
+			warnmsg("writing the output: %s", strerror(errno));
+			return EXIT_ERROR;
+		}
+		return rc;
+	}
+	if (force || rewrite != NULL)
 		usage(EXIT_USAGE);
 	if ((strcmp(cmd, "inspect") == 0 && optind + 1 != argc) ||
 	    (strcmp(cmd, "inspect") != 0 && optind != argc) ||

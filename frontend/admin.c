@@ -3,9 +3,12 @@
  * mode 0600, owner root, bound by the root start-up).
  *
  *	GET /v1/volumes[?driver=D]	every volume, sorted by driver and name
- *	GET /v1/volumes/NAME[?driver=D]	one volume, with its mount IDs
+ *	GET /v1/volumes/NAME[?driver=D]	one volume, with its mount IDs and
+ *					its backend's status (btrfs)
  *	GET /v1/status			frontend, drivers and helpers
  *	GET /metrics			Prometheus text (metrics.c)
+ *	POST /v1/volumes?driver=D	register (create) a volume in driver D,
+ *					body as VolumeDriver.Create's
  *
  * and the snapshots of btrfs volumes (NAME/snapshots below /v1/volumes/):
  *
@@ -17,7 +20,9 @@
  *						restore NAME from SNAP
  *
  * Replies are JSON (except /metrics); errors are {"error": "..."} with an
- * HTTP status.  The GETs are answered from memory.  The snapshot calls go
+ * HTTP status.  The GETs are answered from memory, except that one
+ * volume's waits up to ADMIN_STATUS_WAIT_MS for its backend's status
+ * (status.c: fe_status_fetch).  The snapshot calls go
  * through fe_snapshot_* (ops.c): serialised with the volume's Docker
  * requests, answered when the helper has acted.
  *
@@ -55,9 +60,9 @@
 #include "frontend/frontend.h"
 #include "seccomp/seccomp.h"
 
-/* Limits (bytes, seconds).  The only body is a snapshot create's
- * {"name": ...}: a name is at most 255 bytes. */
-#define ADMIN_MAX_BODY		1024
+/* Limits (bytes, seconds).  The largest body is a Create's: a name of
+ * at most 255 bytes and a mountpoint of at most 4095, maybe escaped. */
+#define ADMIN_MAX_BODY		(16 * 1024)
 #define ADMIN_MAX_HEADERS	(8 * 1024)
 #define ADMIN_TIMEOUT		30
 
@@ -183,51 +188,52 @@ gen_hex64(yajl_gen g, uint64_t v)
  * them ({"uid": "1000", "mode": "0750"}); Get's Status shows the same
  * (out_status in endpoints.c). */
 static void
+gen_opt(void *arg, const char *key, const char *value)
+{
+	yajl_gen g = arg;
+
+	GSTR(g, key);
+	GSTR(g, value);
+}
+
+static void
 gen_options(yajl_gen g, const struct vw_volume *v)
 {
-	char num[32];
-
 	yajl_gen_map_open(g);
-	if (v->mountpoint_opt != NULL) {
-		GSTR(g, "mountpoint");
-		GSTR(g, v->mountpoint_opt);
-	}
-	if (v->flags & VW_OPT_SIZE) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)v->size);
-		GSTR(g, "size");
-		GSTR(g, num);
-	}
-	if (v->from_opt != NULL) {
-		GSTR(g, "from");
-		GSTR(g, v->from_opt);
-	}
-	if (v->flags & VW_OPT_NOCOW) {
-		GSTR(g, "nocow");
-		GSTR(g, "true");
-	}
-	if (v->flags & VW_OPT_COMPRESSION) {
-		GSTR(g, "compression");
-		GSTR(g, vw_compression_name(v->compression));
-	}
-	if (v->flags & VW_OPT_UID) {
-		snprintf(num, sizeof(num), "%u", v->uid);
-		GSTR(g, "uid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_GID) {
-		snprintf(num, sizeof(num), "%u", v->gid);
-		GSTR(g, "gid");
-		GSTR(g, num);
-	}
-	if (v->flags & VW_OPT_MODE) {
-		snprintf(num, sizeof(num), "%04o", v->mode);
-		GSTR(g, "mode");
-		GSTR(g, num);
-	}
+	vw_volume_each_opt(v, gen_opt, g);
 	yajl_gen_map_close(g);
 }
 
-/* One volume; with detail, its mount IDs and their counts too. */
+/* The Status map's backend part for the admin API: what the backend last
+ * said about v (the cache of status.c) and the schedule's facts. */
+static void
+gen_backend_status(yajl_gen g, const struct vw_volume *v)
+{
+	const struct vw_status_cache *sc = v->ext != NULL ? v->ext->status : NULL;
+	char ts[32];
+
+	yajl_gen_map_open(g);
+	if (sc != NULL && sc->at_ns != 0) {
+		uint64_t age = (fe_now_ns() - sc->at_ns) / 1000000000u;
+
+		for (uint32_t i = 0; i < sc->rep.count; i++) {
+			GSTR(g, sc->rep.entries[i].key);
+			GSTR(g, sc->rep.entries[i].value);
+		}
+		if (sc->err != 0) {
+			GSTR(g, "status_error");
+			GSTR(g, sc->rep.msg);
+		}
+		fe_rfc3339((int64_t)time(NULL) - (int64_t)age, ts, sizeof(ts));
+		GSTR(g, "status_at");
+		GSTR(g, ts);
+	}
+	fe_sched_status(v, gen_opt, g);
+	yajl_gen_map_close(g);
+}
+
+/* One volume; with detail, its mount IDs and their counts, and for
+ * backends that report any, their status too. */
 static void
 gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
     int detail)
@@ -262,6 +268,10 @@ gen_volume(yajl_gen g, const struct vw_drv *drv, const struct vw_volume *v,
 			yajl_gen_map_close(g);
 		}
 		yajl_gen_array_close(g);
+		if (drv->d->backend != VW_BACKEND_DIR) {
+			GSTR(g, "status");
+			gen_backend_status(g, v);
+		}
 	}
 	yajl_gen_map_close(g);
 }
@@ -378,23 +388,184 @@ find_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 	return found;
 }
 
-/* GET /v1/volumes/NAME */
+/* Longest wait for a backend's fresh status (milliseconds); after it the
+ * last known one is shown, with its time (status_at). */
+#define ADMIN_STATUS_WAIT_MS	3000
+
+/* A GET /v1/volumes/NAME waiting for the backend's status. */
+struct volume_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 name[VW_NAME_MAX + 1];
+};
+
+static void
+volume_answer(void *arg, int fresh)
+{
+	struct volume_call *vc = arg;
+	struct vw_volume *v = vw_registry_get(&vc->drv->reg, vc->name);
+	yajl_gen g;
+
+	if (!fresh)
+		log_debug("admin: volume %s: no fresh status within %d ms",
+		    vc->name, ADMIN_STATUS_WAIT_MS);
+	if (v == NULL)
+		reply_error(vc->req, 404, "volume %s does not exist in driver %s",
+		    vc->name, vc->drv->d->name);
+	else if ((g = yajl_gen_alloc(NULL)) == NULL)
+		reply_error(vc->req, 500, "out of memory");
+	else {
+		gen_volume(g, vc->drv, v, 1);
+		reply_gen(vc->req, g);
+	}
+	free(vc);
+}
+
+/* GET /v1/volumes/NAME: with the backend's status, as fresh as the
+ * helper answers within ADMIN_STATUS_WAIT_MS (the admin API may wait;
+ * Docker's Get may not). */
 static void
 api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
     const char *name)
 {
+	struct volume_call *vc;
 	struct vw_volume *v;
 	struct vw_drv *drv;
-	yajl_gen g;
 
 	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
 		return;
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+	if ((vc = calloc(1, sizeof(*vc))) == NULL) {
 		reply_error(req, 500, "out of memory");
 		return;
 	}
-	gen_volume(g, drv, v, 1);
-	reply_gen(req, g);
+	vc->req = req;
+	vc->drv = drv;
+	snprintf(vc->name, sizeof(vc->name), "%s", name);
+	/* volume_answer may run before this returns. */
+	if (fe_status_fetch(drv, v, ADMIN_STATUS_WAIT_MS, volume_answer,
+	    vc) < 0) {
+		reply_error(req, 500, "out of memory");
+		free(vc);
+	}
+}
+
+/* ------------------------------------------------------------- create */
+
+/* A Create submitted by the admin API, waiting for its op. */
+struct create_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 name[VW_NAME_MAX + 1];
+};
+
+/*
+ * The op's answer, in the form Docker would have got: "{}" on success,
+ * else {"Err": "..."}.  Success replies with the volume as GET shows it.
+ */
+static void
+create_done(void *arg, int code, const char *body, size_t len)
+{
+	struct create_call *cc = arg;
+	struct vw_volume *v;
+	char *copy, perr[256];
+	const char *path[] = { "Err", NULL };
+	yajl_val top, e;
+	yajl_gen g;
+
+	if ((copy = strndup(body, len)) == NULL) {
+		reply_error(cc->req, 500, "out of memory");
+		free(cc);
+		return;
+	}
+	top = yajl_tree_parse(copy, perr, sizeof(perr));
+	e = top != NULL ? yajl_tree_get(top, path, yajl_t_string) : NULL;
+	if (e != NULL)
+		/* The op's sentence already names the volume and the fix. */
+		reply_error(cc->req, code >= 500 ? 500 : 400, "%s",
+		    YAJL_GET_STRING(e));
+	else if (code != 200 || top == NULL)
+		reply_error(cc->req, 500, "volume %s: the create gave no answer",
+		    cc->name);
+	else if ((v = vw_registry_get(&cc->drv->reg, cc->name)) == NULL)
+		reply_error(cc->req, 500, "volume %s: created, but it is not in "
+		    "the registry", cc->name);
+	else if ((g = yajl_gen_alloc(NULL)) == NULL)
+		reply_error(cc->req, 500, "out of memory");
+	else {
+		log_info("admin: volume %s registered in driver %s at %s",
+		    cc->name, cc->drv->d->name, v->path);
+		gen_volume(g, cc->drv, v, 0);
+		reply_gen(cc->req, g);
+	}
+	yajl_tree_free(top);
+	free(copy);
+	free(cc);
+}
+
+/*
+ * POST /v1/volumes?driver=D with the body of VolumeDriver.Create
+ * ({"Name": N, "Opts": {...}}): the same decoder, name rule, option
+ * checks, overlap check, helper request and state record as a Create
+ * from dockerd (fe_create_submit).  Used to register volumes that exist
+ * elsewhere, e.g. volwardenctl import-local-persist.  Creating a volume
+ * that exists with the same options succeeds (an import can be re-run).
+ */
+static void
+api_create(struct evhttp_request *req, struct vw_drv *drv)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct vw_call call;
+	struct create_call *cc;
+	struct vw_dreq dreq;
+	char err[1024];
+	const char *body;
+
+	if (drv == NULL) {
+		reply_error(req, 400, "name the driver: POST /v1/volumes?driver=D");
+		return;
+	}
+	body = len > 0 ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+	if (body == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	if (vw_dreq_parse(body, len, &dreq, err, sizeof(err)) < 0) {
+		reply_error(req, 400, "%s (the body is that of "
+		    "VolumeDriver.Create: {\"Name\": ..., \"Opts\": {...}})", err);
+		return;
+	}
+	if (vw_name_valid(dreq.name, dreq.name_len, err, sizeof(err)) < 0) {
+		char shown[72];
+		size_t i;
+
+		/* The name as far as it is printable, for the message. */
+		for (i = 0; dreq.name != NULL && i < dreq.name_len &&
+		    i < sizeof(shown) - 1; i++)
+			shown[i] = (unsigned char)dreq.name[i] >= 0x20 &&
+			    (unsigned char)dreq.name[i] < 0x7f ? dreq.name[i] : '?';
+		shown[i] = '\0';
+		reply_error(req, 400, "volume \"%s\": %s", shown, err);
+		vw_dreq_free(&dreq);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		reply_error(req, 500, "out of memory");
+		vw_dreq_free(&dreq);
+		return;
+	}
+	cc->req = req;
+	cc->drv = drv;
+	snprintf(cc->name, sizeof(cc->name), "%s", dreq.name);
+	memset(&call, 0, sizeof(call));
+	call.drv = drv;
+	call.ep = VW_EP_CREATE;
+	call.t0 = fe_now_ns();
+	call.done = create_done;
+	call.done_arg = cc;
+	/* create_done may run before this returns: cc is not touched
+	 * after it. */
+	fe_create_submit(&call, &dreq);
 }
 
 /* ---------------------------------------------------------- snapshots */
@@ -402,7 +573,7 @@ api_volume(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 /* The API's paths, for routing and for the methods each allows. */
 enum route {
 	R_NONE, R_VOLUMES, R_VOLUME, R_SNAPS, R_SNAP, R_RESTORE, R_STATUS,
-	R_METRICS
+	R_METRICS, R_RESIZE
 };
 
 /* One snapshot call waiting for the helper: whom to answer, and about
@@ -643,6 +814,16 @@ create_name(struct evhttp_request *req, char *snap, size_t len)
 		yajl_tree_free(top);
 		return -1;
 	}
+	/* schedule.c prunes auto-* snapshots: a manual one must not be
+	 * taken for one of them. */
+	if (s != NULL && strncmp(s, "auto-", 5) == 0) {
+		reply_error(req, 400, "snapshot name \"%.100s\": names starting "
+		    "with auto- are reserved for scheduled snapshots "
+		    "(snapshot_every), which are deleted beyond snapshot_keep; "
+		    "choose another name", s);
+		yajl_tree_free(top);
+		return -1;
+	}
 	if (s != NULL)
 		snprintf(snap, len, "%s", s);
 	else {
@@ -708,6 +889,99 @@ api_snapshot(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
 	if (rc < 0) {
 		reply_error(req, 500, "out of memory");
 		snap_call_free(sc);
+	}
+}
+
+/* ------------------------------------------------------------- resize */
+
+/* A resize waiting for the helper. */
+struct resize_call {
+	struct evhttp_request	*req;
+	struct vw_drv		*drv;
+	char			 volume[VW_NAME_MAX + 1];
+	uint64_t		 size;
+};
+
+static void
+resize_done(void *arg, int err, const char *msg)
+{
+	struct resize_call *rc = arg;
+	yajl_gen g;
+
+	if (err != 0) {
+		reply_error(rc->req, snap_status(err), "%s", msg);
+		free(rc);
+		return;
+	}
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		reply_error(rc->req, 500, "out of memory");
+		free(rc);
+		return;
+	}
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"driver", 6);
+	yajl_gen_string(g, (const unsigned char *)rc->drv->d->name,
+	    strlen(rc->drv->d->name));
+	yajl_gen_string(g, (const unsigned char *)"volume", 6);
+	yajl_gen_string(g, (const unsigned char *)rc->volume, strlen(rc->volume));
+	yajl_gen_string(g, (const unsigned char *)"size", 4);
+	yajl_gen_integer(g, (long long)rc->size);
+	yajl_gen_map_close(g);
+	reply_gen(rc->req, g);	/* frees g */
+	free(rc);
+}
+
+/* POST /v1/volumes/NAME/resize {"size": "2G"}: grow a loop volume. */
+static void
+api_resize(struct evhttp_request *req, struct vw_fe *fe, struct vw_drv *only,
+    const char *name)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in);
+	char body[ADMIN_MAX_BODY + 1], perr[256];
+	struct resize_call *rc;
+	struct vw_volume *v;
+	struct vw_drv *drv;
+	yajl_val top = NULL, sv = NULL;
+	uint64_t size;
+
+	if ((drv = find_volume(req, fe, only, name, &v)) == NULL)
+		return;
+	if (blen > ADMIN_MAX_BODY ||
+	    evbuffer_copyout(in, body, blen) != (ev_ssize_t)blen) {
+		reply_error(req, 400, "cannot read the request body");
+		return;
+	}
+	body[blen] = '\0';
+	if (memchr(body, '\0', blen) == NULL &&
+	    (top = yajl_tree_parse(body, perr, sizeof(perr))) != NULL &&
+	    YAJL_IS_OBJECT(top) && top->u.object.len == 1 &&
+	    strcmp(top->u.object.keys[0], "size") == 0)
+		sv = top->u.object.values[0];
+	if (sv == NULL || !YAJL_IS_STRING(sv) ||
+	    vw_size_parse(sv->u.string, strlen(sv->u.string), &size) < 0) {
+		reply_error(req, 400, "the body must be {\"size\": SIZE} with a "
+		    "size such as \"512M\" or \"2G\" (K, M, G, T, P: powers of "
+		    "1024)");
+		yajl_tree_free(top);
+		return;
+	}
+	yajl_tree_free(top);
+	if ((rc = calloc(1, sizeof(*rc))) == NULL) {
+		reply_error(req, 500, "out of memory");
+		return;
+	}
+	rc->req = req;
+	rc->drv = drv;
+	rc->size = size;
+	snprintf(rc->volume, sizeof(rc->volume), "%s", name);
+	log_info("admin: resize volume %s (driver %s) to %llu bytes", name,
+	    drv->d->name, (unsigned long long)size);
+	/* resize_done may run before this returns: rc is not touched
+	 * after it. */
+	if (fe_volume_resize(drv, name, size, resize_done, rc) < 0) {
+		reply_error(req, 500, "out of memory");
+		free(rc);
 	}
 }
 
@@ -914,13 +1188,14 @@ static const struct {
 	const char	*allow;
 } route_methods[] = {
 	[R_NONE] =	{ 0, "" },
-	[R_VOLUMES] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_VOLUMES] =	{ EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST" },
 	[R_VOLUME] =	{ EVHTTP_REQ_GET, "GET" },
 	[R_SNAPS] =	{ EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST" },
 	[R_SNAP] =	{ EVHTTP_REQ_DELETE, "DELETE" },
 	[R_RESTORE] =	{ EVHTTP_REQ_POST, "POST" },
 	[R_STATUS] =	{ EVHTTP_REQ_GET, "GET" },
 	[R_METRICS] =	{ EVHTTP_REQ_GET, "GET" },
+	[R_RESIZE] =	{ EVHTTP_REQ_POST, "POST" },
 };
 
 /*
@@ -951,6 +1226,10 @@ route_of(const char *path, char *buf, size_t len, char **name, char **snap)
 		if ((p = strchr(p, '/')) == NULL)
 			break;
 		*p++ = '\0';
+	}
+	if (n == 2 && strcmp(parts[1], "resize") == 0) {
+		*name = parts[0];
+		return R_RESIZE;
 	}
 	if ((n >= 2 && strcmp(parts[1], "snapshots") != 0) ||
 	    (n == 4 && strcmp(parts[3], "restore") != 0))
@@ -1005,8 +1284,8 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "unknown path %.100s: the admin API has "
 		    "/v1/volumes, /v1/volumes/NAME, /v1/volumes/NAME/snapshots, "
 		    "/v1/volumes/NAME/snapshots/SNAP, "
-		    "/v1/volumes/NAME/snapshots/SNAP/restore, /v1/status and "
-		    "/metrics", path);
+		    "/v1/volumes/NAME/snapshots/SNAP/restore, "
+		    "/v1/volumes/NAME/resize, /v1/status and /metrics", path);
 		return;
 	}
 	/* Names need no percent-encoding; any '%' or other byte outside the
@@ -1037,7 +1316,10 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	switch (route) {
 	case R_VOLUMES:
-		api_volumes(req, fe, drv);
+		if (cmd == EVHTTP_REQ_POST)
+			api_create(req, drv);
+		else
+			api_volumes(req, fe, drv);
 		break;
 	case R_VOLUME:
 		api_volume(req, fe, drv, name);
@@ -1049,6 +1331,9 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 		break;
 	case R_STATUS:
 		api_status(req, fe);
+		break;
+	case R_RESIZE:
+		api_resize(req, fe, drv, name);
 		break;
 	default:
 		api_metrics(req, fe);

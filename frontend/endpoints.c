@@ -22,22 +22,31 @@
 
 #define OUT_LIT(o, s) fe_out_raw((o), LIT(s))
 
+struct opt_out {
+	struct fe_out	*o;
+	int		 n;
+};
+
 /* One key of the options map, with a comma after the first. */
 static void
-out_key(struct fe_out *o, int *n, const char *key)
+out_opt(void *arg, const char *key, const char *value)
 {
-	if ((*n)++ > 0)
-		OUT_LIT(o, ",");
-	fe_out_cstr(o, key);
-	OUT_LIT(o, ":");
+	struct opt_out *oo = arg;
+
+	if (oo->n++ > 0)
+		OUT_LIT(oo->o, ",");
+	fe_out_cstr(oo->o, key);
+	OUT_LIT(oo->o, ":");
+	fe_out_cstr(oo->o, value);
 }
 
-/* The Status map of Get: driver facts and the options given at Create. */
+/* The Status map of Get: driver facts, the options given at Create, and
+ * what the backend last said about the volume (fe_status_out). */
 static void
-out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
+out_status(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v)
 {
+	struct opt_out oo = { o, 0 };
 	char num[32];
-	int n = 0;
 
 	OUT_LIT(o, "{\"driver\":");
 	fe_out_cstr(o, drv->d->name);
@@ -48,40 +57,10 @@ out_status(struct fe_out *o, struct vw_drv *drv, const struct vw_volume *v)
 	fe_out_raw(o, num, (size_t)snprintf(num, sizeof(num), ",\"mounts\":%u",
 	    v->total));
 	OUT_LIT(o, ",\"options\":{");
-	if (v->mountpoint_opt != NULL) {
-		out_key(o, &n, "mountpoint");
-		fe_out_cstr(o, v->mountpoint_opt);
-	}
-	if (v->flags & VW_OPT_SIZE) {
-		out_key(o, &n, "size");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)v->size), num));
-	}
-	if (v->from_opt != NULL) {
-		out_key(o, &n, "from");
-		fe_out_cstr(o, v->from_opt);
-	}
-	if (v->flags & VW_OPT_NOCOW) {
-		out_key(o, &n, "nocow");
-		fe_out_cstr(o, "true");
-	}
-	if (v->flags & VW_OPT_COMPRESSION) {
-		out_key(o, &n, "compression");
-		fe_out_cstr(o, vw_compression_name(v->compression));
-	}
-	if (v->flags & VW_OPT_UID) {
-		out_key(o, &n, "uid");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->uid), num));
-	}
-	if (v->flags & VW_OPT_GID) {
-		out_key(o, &n, "gid");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%u", v->gid), num));
-	}
-	if (v->flags & VW_OPT_MODE) {
-		out_key(o, &n, "mode");
-		fe_out_cstr(o, (snprintf(num, sizeof(num), "%04o", v->mode), num));
-	}
-	OUT_LIT(o, "}}");
+	vw_volume_each_opt(v, out_opt, &oo);
+	OUT_LIT(o, "}");
+	fe_status_out(o, drv, v);
+	OUT_LIT(o, "}");
 }
 
 static void
@@ -282,14 +261,44 @@ mount_id_valid(const char *id, size_t len)
 }
 
 void
+fe_create_submit(const struct vw_call *c, struct vw_dreq *dreq)
+{
+	struct vw_volume_opts *opts = calloc(1, sizeof(*opts));
+	char err[1024];
+
+	if (opts == NULL) {
+		fe_reply_err(c, 500, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < dreq->nopts; i++) {
+		if (vw_opt_parse_backend(c->drv->d->backend, dreq->opts[i].key,
+		    dreq->opts[i].key_len, dreq->opts[i].value,
+		    dreq->opts[i].value_len, opts, err, sizeof(err)) < 0) {
+			fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
+			goto out;
+		}
+	}
+	if (vw_opts_check_backend(c->drv->d->backend, opts, err,
+	    sizeof(err)) < 0) {
+		fe_reply_err(c, 200, "volume %s: %s", dreq->name, err);
+		goto out;
+	}
+	fe_op_submit(c, VW_OP_CREATE, dreq, opts);
+	free(opts);
+	return;		/* dreq now belongs to the op */
+out:
+	free(opts);
+	vw_dreq_free(dreq);
+}
+
+void
 fe_http_dispatch(struct evhttp_request *req, void *arg)
 {
-	struct vw_call call = { req, arg, VW_EP_UNKNOWN, fe_now_ns() };
+	struct vw_call call = { req, arg, VW_EP_UNKNOWN, fe_now_ns(), NULL, NULL };
 	const struct vw_call *c = &call;
 	struct vw_drv *drv = call.drv;
 	const char *uri = evhttp_request_get_uri(req);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct vw_volume_opts *opts = NULL;
 	struct vw_dreq dreq;
 	struct vw_volume *v;
 	char err[1024];
@@ -311,10 +320,18 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 	case VW_EP_ACTIVATE:
 		fe_reply_json(c, 200, LIT("{\"Implements\":[\"VolumeDriver\"]}"));
 		return;
-	case VW_EP_CAPABILITIES:
-		fe_reply_json(c, 200, LIT("{\"Capabilities\":{\"Scope\":\"local\"}}"));
+	case VW_EP_CAPABILITIES: {
+		struct fe_out o;
+
+		fe_out_init(&o, c);
+		OUT_LIT(&o, "{\"Capabilities\":{\"Scope\":");
+		fe_out_cstr(&o, fe_scope(drv));
+		OUT_LIT(&o, "}}");
+		fe_out_send(&o, 200);
 		return;
+	}
 	case VW_EP_LIST:
+		fe_gluster_list_hint(drv);
 		ep_list(c);
 		return;
 	default:
@@ -356,24 +373,7 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 			ep_path(c, v);
 		goto out;
 	case VW_EP_CREATE:
-		if ((opts = calloc(1, sizeof(*opts))) == NULL) {
-			fe_reply_err(c, 500, "out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < dreq.nopts; i++) {
-			if (vw_opt_parse_backend(drv->d->backend, dreq.opts[i].key,
-			    dreq.opts[i].key_len, dreq.opts[i].value,
-			    dreq.opts[i].value_len, opts, err, sizeof(err)) < 0) {
-				fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
-				goto out;
-			}
-		}
-		if (vw_opts_check_backend(drv->d->backend, opts, err,
-		    sizeof(err)) < 0) {
-			fe_reply_err(c, 200, "volume %s: %s", dreq.name, err);
-			goto out;
-		}
-		fe_op_submit(c, VW_OP_CREATE, &dreq, opts);
+		fe_create_submit(c, &dreq);
 		break;
 	case VW_EP_REMOVE:
 		fe_op_submit(c, VW_OP_REMOVE, &dreq, NULL);
@@ -387,9 +387,7 @@ fe_http_dispatch(struct evhttp_request *req, void *arg)
 	default:
 		break;
 	}
-	free(opts);
 	return;		/* dreq now belongs to the op */
 out:
-	free(opts);
 	vw_dreq_free(&dreq);
 }

@@ -144,15 +144,39 @@ struct vw_mount {
 	char		 id[];
 };
 
+/* The last VOLUME_STATUS answer for a volume (endpoints.c): entries as
+ * the helper sent them, or the helper's error sentence in msg. */
+struct vw_status_cache {
+	uint64_t	 at_ns;		/* when it arrived, CLOCK_MONOTONIC */
+	int		 pending;	/* a VOLUME_STATUS is in flight */
+	int		 err;		/* 0 or the helper's errno */
+	struct vw_status_reply rep;
+};
+
+struct vw_sched_ent;
+
+/* Options beyond dir's, and backend facts: only volumes of other
+ * backends carry them (vw_volume.ext), so dir volumes stay small. */
+struct vw_volume_ext {
+	char		*from_opt;	/* btrfs "from" as given, or NULL */
+	uint64_t	 size;		/* "size", bytes, or 0 */
+	uint32_t	 compression;	/* btrfs "compression" (vw_compression) */
+	uint32_t	 fs;		/* loop "fs" (vw_fs) */
+	uint64_t	 snapshot_every;	/* btrfs schedule, seconds, or 0 */
+	uint32_t	 snapshot_keep;	/* btrfs schedule, snapshots kept */
+	int64_t		 last_snapshot;	/* btrfs schedule: Unix seconds, 0 if none */
+	struct vw_status_cache *status;	/* NULL until the first Get */
+	struct vw_sched_ent *sched;	/* its place in the snapshot schedule
+					 * (schedule.c), or NULL */
+};
+
 /* A known volume.  Owned by its registry. */
 struct vw_volume {
 	struct vw_volume *hnext;	/* name hash chain */
 	struct vw_volume *pnext;	/* path hash chain */
 	char		*path;		/* directory (Docker Mountpoint) */
-	char		*mountpoint_opt;	/* the option as given, or NULL */
-	char		*from_opt;	/* btrfs "from" as given, or NULL */
-	uint64_t	 size;		/* btrfs "size", bytes, or 0 */
-	uint32_t	 compression;	/* btrfs "compression" (vw_compression) */
+	char		*mountpoint_opt;	/* the path option as given, or NULL */
+	struct vw_volume_ext *ext;	/* NULL when no flag beyond dir's is set */
 	struct vw_mount	*mounts;
 	int64_t		 created;	/* Unix seconds */
 	uint32_t	 flags, uid, gid, mode;	/* as vw_volume_opts */
@@ -189,6 +213,14 @@ int vw_registry_set_mount(struct vw_registry *r, struct vw_volume *v,
 uint32_t vw_registry_mount_count(const struct vw_volume *v, const char *id);
 /* Fill opts from the entry. */
 void vw_volume_opts_of(const struct vw_volume *v, struct vw_volume_opts *opts);
+/* v's extension, allocated (zeroed) on first use; NULL if out of
+ * memory. */
+struct vw_volume_ext *vw_volume_ext(struct vw_volume *v);
+/* Call fn for each option v was created with, as Docker passed it
+ * ("uid" -> "1000", "mode" -> "0750", "size" -> bytes), in schema order:
+ * the one rendering of options for Get's Status and the admin API. */
+void vw_volume_each_opt(const struct vw_volume *v,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
 /* Calls fn for every volume; stops early if fn returns non-zero. */
 int vw_registry_each(struct vw_registry *r,
     int (*fn)(void *arg, struct vw_volume *v), void *arg);
@@ -199,6 +231,7 @@ void vw_registry_free(struct vw_registry *r);
 struct vw_fe;
 struct vw_op;
 struct vw_list_cache;
+struct vw_sched;
 
 /* The Docker endpoints, for routing and for metrics (endpoints.c). */
 enum vw_ep {
@@ -209,8 +242,8 @@ enum vw_ep {
 };
 
 /* Helper operations timed by metrics: VOLUME_CREATE ..
- * VOLUME_SNAPSHOT_RESTORE (consecutive message types). */
-#define VW_HELPER_OPS		8
+ * VOLUME_SCAN (consecutive message types). */
+#define VW_HELPER_OPS		11
 
 /* Upper bounds of the latency histograms' finite buckets (metrics.c). */
 #define VW_HIST_BUCKETS		19
@@ -229,6 +262,11 @@ struct vw_metrics {
 	uint64_t	errors[VW_EP_COUNT];
 	struct vw_hist	latency[VW_EP_COUNT];
 	struct vw_hist	helper[VW_HELPER_OPS];
+	/* The snapshot schedule (schedule.c). */
+	uint64_t	sched_taken;		/* auto-* snapshots made */
+	uint64_t	sched_failed;		/* failed snapshots or lists */
+	uint64_t	sched_pruned;		/* auto-* deleted by snapshot_keep */
+	uint64_t	sched_prune_failed;	/* deletions that failed */
 };
 
 /* One request on a driver socket: where the reply goes and what it
@@ -239,6 +277,15 @@ struct vw_call {
 	struct vw_drv		*drv;
 	enum vw_ep		 ep;
 	uint64_t		 t0;	/* arrival, CLOCK_MONOTONIC nanoseconds */
+	/*
+	 * Set (with req NULL) for a Create that the admin API submitted on
+	 * no driver socket: the reply body Docker would have got ("{}" or
+	 * {"Err": ...}, len bytes, valid only during the call) goes to done
+	 * with its HTTP status instead, and no Docker metric counts it.
+	 */
+	void			(*done)(void *arg, int code, const char *body,
+				    size_t len);
+	void			*done_arg;
 };
 
 /* The helper channel of one driver (helper_client.c). */
@@ -279,6 +326,7 @@ struct vw_drv {
 	struct vw_list_cache	*list;		/* the last List reply */
 	struct vw_metrics	 metrics;
 	struct vw_deadlines	*deadlines;	/* timeout.c */
+	struct fe_gluster	*gl;		/* glusterfs drivers (gluster.c) */
 };
 
 /* Volumes the state holds for a driver that is no longer configured
@@ -311,6 +359,10 @@ struct vw_fe {
 	struct event		*admin_accept_timer;
 	int			 admin_accept_paused_logged;
 	int			 notify_fd;	/* $NOTIFY_SOCKET, or -1 */
+	struct vw_sched		*sched;		/* snapshot schedule (schedule.c) */
+	int			 stopping;	/* SIGTERM: finishing what is in flight */
+	uint64_t		 stop_deadline_ns;	/* CLOCK_MONOTONIC */
+	struct event		*drain_timer;
 };
 
 /* ---------------------------------------------------------- sockets.c */
@@ -363,9 +415,99 @@ typedef void (*hc_snap_cb)(void *arg, const struct vw_snap_reply *rep);
 int hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *req,
     hc_snap_cb cb, void *arg);
 
+/* Ask the helper for a VOLUME_STATUS (request: name and options as
+ * given at Create); cb runs with the reply, valid only during the call
+ * (if the helper dies first, the daemon exits and cb never runs).  Returns 0 or -1
+ * if it cannot be sent. */
+typedef void (*hc_status_cb)(void *arg, const struct vw_status_reply *rep);
+int hc_status(struct vw_drv *drv, const char *name,
+    const struct vw_volume_opts *opts, hc_status_cb cb, void *arg);
+
+/* Ask the helper for one page of VOLUME_SCAN; cb runs with the reply,
+ * valid only during the call.  Returns 0 or -1 if it cannot be sent. */
+typedef void (*hc_scan_cb)(void *arg, const struct vw_scan_reply *rep);
+/* At shutdown: free the requests still waiting for an answer (their
+ * callbacks never run). */
+void hc_forget(struct vw_drv *drv);
+int hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
+    void *arg);
+
+/* ----------------------------------------------------------- gluster.c */
+/*
+ * Shared (glusterfs) drivers: after the state is replayed, take the
+ * leases of volumes still mounted here again, and list the Gluster
+ * volume every VW_SCAN_INTERVAL seconds (and on List when the last
+ * listing is older than 2 s) to add the volumes other nodes made and
+ * drop those they removed.  Get and List never wait for a listing.
+ * Returns 0, or -1 with a sentence in err.
+ */
+#define VW_SCAN_INTERVAL	5
+struct fe_gluster;
+int fe_gluster_start(struct vw_fe *fe, char *err, size_t errlen);
+/* A List arrived: list the Gluster volume again if the last listing is
+ * stale (no-op for other backends). */
+void fe_gluster_list_hint(struct vw_drv *drv);
+/* Free what fe_gluster_start made. */
+void fe_gluster_stop(struct vw_fe *fe);
+/* "global" for drivers whose volumes every node sees, else "local". */
+const char *fe_scope(const struct vw_drv *drv);
+
+/* ------------------------------------------------------------ status.c */
+/* Ask v's backend for fresh facts, unless a request is in flight (no-op
+ * for backends without any, like dir). */
+void fe_status_refresh(struct vw_drv *drv, struct vw_volume *v);
+/* Append the backend's last facts about v to Get's Status map
+ * (",\"key\":\"value\"..."), and refresh them if they are stale. */
+struct fe_out;
+void fe_status_out(struct fe_out *o, struct vw_drv *drv, struct vw_volume *v);
+
+/* Ask v's backend for fresh facts now and call cb(arg, fresh) once the
+ * answer is in v's cache (fresh 1), or after timeout_ms milliseconds or
+ * if the request cannot be sent (fresh 0: the cache holds what it had).
+ * cb runs exactly once, possibly before this returns; v may be removed
+ * meanwhile, so cb finds it again by name.  For the admin API, which may
+ * wait (Get must not).  Returns 0, or -1 if out of memory (no cb). */
+typedef void (*fe_status_fetch_cb)(void *arg, int fresh);
+int fe_status_fetch(struct vw_drv *drv, struct vw_volume *v,
+    unsigned timeout_ms, fe_status_fetch_cb cb, void *arg);
+
+/* ----------------------------------------------------------- schedule.c */
+/*
+ * Scheduled snapshots (options snapshot_every, snapshot_keep; btrfs).
+ * One timer for all volumes, a min-heap per driver keyed by the next
+ * check; see the comment at the top of schedule.c.
+ */
+/* One scheduled volume.  vol is cleared by registry.c when the volume
+ * is freed (removed), and moved along when its entry is replaced. */
+struct vw_sched_ent {
+	struct vw_volume	*vol;
+	struct vw_drv		*drv;
+	uint64_t		 due_ns;	/* next check, CLOCK_MONOTONIC */
+	size_t			 pos;		/* heap index; SIZE_MAX while
+						 * a check runs */
+};
+/* Set up the timer and schedule every replayed volume that has
+ * snapshot_every, for a check at once (which finds the last scheduled
+ * snapshot among the volume's snapshots).  After replay, before the
+ * loop.  Returns 0, or -1 with a sentence in err. */
+int fe_sched_start(struct vw_fe *fe, char *err, size_t errlen);
+/* Schedule v (a volume just created) for a check snapshot_every from
+ * now; no-op for volumes without snapshot_every or already scheduled. */
+void fe_sched_add(struct vw_drv *drv, struct vw_volume *v);
+/* Call fn with the schedule's facts about v for a Status map:
+ * "snapshot_next" (when the next check is due) and "snapshot_last" (the
+ * newest scheduled snapshot), RFC 3339 UTC, each only when known. */
+void fe_sched_status(const struct vw_volume *v,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg);
+/* Volumes scheduled in driver drv (for metrics). */
+size_t fe_sched_count(const struct vw_fe *fe, size_t drv);
+/* Free the timer and every entry (at exit; checks in flight are
+ * abandoned). */
+void fe_sched_stop(struct vw_fe *fe);
+
 /* --------------------------------------------------------------- ops.c */
 enum vw_op_kind { VW_OP_CREATE, VW_OP_REMOVE, VW_OP_MOUNT, VW_OP_UNMOUNT,
-	VW_OP_SNAPSHOT };
+	VW_OP_SNAPSHOT, VW_OP_RESIZE };
 /* Run a state-changing request, serialised per volume name.  Takes
  * ownership of the decoded request; call is copied. */
 void fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
@@ -397,6 +539,18 @@ int fe_snapshot_delete(struct vw_drv *drv, const char *volume,
     const char *snap, fe_snap_cb cb, void *arg);
 int fe_snapshot_restore(struct vw_drv *drv, const char *volume,
     const char *snap, int force, fe_snap_cb cb, void *arg);
+/*
+ * Grow a loop volume to size bytes, for the admin API: serialised with
+ * the volume's other requests, then recorded (the volume's size option
+ * becomes size).  cb runs exactly once (maybe before this returns) with
+ * err 0, or a positive errno and a sentence naming the volume.  Returns
+ * 0, or -1 only if out of memory (cb is not called then).
+ */
+typedef void (*fe_resize_cb)(void *arg, int err, const char *msg);
+int fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
+    fe_resize_cb cb, void *arg);
+/* Whether a request on volume name is running or queued in drv. */
+int fe_op_busy(const struct vw_drv *drv, const char *name);
 /* Apply a replayed record to the registries (store replay callback). */
 int fe_apply_record(void *arg, const struct vw_record *rec, char *err,
     size_t errlen);
@@ -426,6 +580,14 @@ void fe_http_dispatch(struct evhttp_request *req, void *arg);
 const char *fe_ep_name(enum vw_ep ep);
 /* Drop the cached List reply (its memory goes once no reply uses it). */
 void fe_list_forget(struct vw_drv *drv);
+/*
+ * A Create for c->drv whose name already passed the name rule: parse its
+ * options with the driver's backend, check them, and submit the op.  Every
+ * outcome, the refusals here included, is answered through c (takes
+ * ownership of dreq).  The Docker endpoint and the admin API's
+ * POST /v1/volumes share it, so both validate alike.
+ */
+void fe_create_submit(const struct vw_call *c, struct vw_dreq *dreq);
 
 /* --------------------------------------------------------------- http.c */
 /* Configure evhttp for drv on its listening socket (limits, routing). */
@@ -439,8 +601,8 @@ int fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
  * A reply written piece by piece into the request's output buffer (or,
  * with call NULL, into the heap string p, for a body kept and sent by
  * reference); an allocation failure turns it into a 500 at fe_out_send.
- * A call whose req is NULL was answered already (its deadline passed,
- * ops.c): its reply is dropped.
+ * A call whose req and done are both NULL was answered already (its
+ * deadline passed, ops.c): its reply is dropped.
  * Every reply on a driver socket goes through fe_out_send (or, for the
  * cached List, is counted by fe_metrics_request directly), so the
  * metrics see each request exactly once.
@@ -451,7 +613,7 @@ struct fe_out {
 	char			*p;
 	size_t			 len, cap;
 	int			 err;
-	int			 discard;	/* call->req NULL: answered already */
+	int			 discard;	/* answered already: drop the reply */
 };
 void fe_out_init(struct fe_out *o, const struct vw_call *c);
 /* Bytes as they are. */
@@ -503,6 +665,13 @@ void fe_metrics_helper(struct vw_drv *drv, uint32_t type, uint64_t ns);
  * (a struct evbuffer).  Returns 0, or -1 if out of memory. */
 struct evbuffer;
 int fe_metrics_render(struct vw_fe *fe, struct evbuffer *out);
+
+/* ---------------------------------------------------------- reconcile.c */
+/* Before serving: ask each loop driver's helper to mount every volume
+ * with mount references and to unmount every other (both idempotent),
+ * blocking.  A volume that fails is logged.  Returns 0, or -1 with a
+ * sentence in err if a helper does not answer properly. */
+int fe_reconcile(struct vw_fe *fe, char *err, size_t errlen);
 
 /* -------------------------------------------------------------- admin.c */
 /* Serve the admin API (GET /v1/volumes, /v1/volumes/NAME, /v1/status,

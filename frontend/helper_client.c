@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/validate.h"
 #include "frontend/frontend.h"
 
 struct vw_hc_pending {
@@ -27,6 +28,8 @@ struct vw_hc_pending {
 	uint64_t		 t0;	/* sent, CLOCK_MONOTONIC ns */
 	hc_cb			 cb;	/* volume requests */
 	hc_snap_cb		 scb;	/* snapshot requests */
+	hc_status_cb		 tcb;	/* VOLUME_STATUS */
+	hc_scan_cb		 ccb;	/* VOLUME_SCAN */
 	void			*arg;
 	void			*req;	/* until sent */
 	size_t			 reqlen;
@@ -51,6 +54,80 @@ snap_reply_ok(const struct vw_snap_reply *rep)
 	for (uint32_t i = 0; i < rep->count; i++)
 		if (memchr(rep->entries[i].name, '\0',
 		    sizeof(rep->entries[i].name)) == NULL)
+			return 0;
+	return 1;
+}
+
+/* The reply length the frontend expects for a request type. */
+static size_t
+reply_len(uint32_t type)
+{
+	if (is_snap_type(type))
+		return sizeof(struct vw_snap_reply);
+	if (type == VW_MSG_VOLUME_STATUS)
+		return sizeof(struct vw_status_reply);
+	if (type == VW_MSG_VOLUME_SCAN)
+		return sizeof(struct vw_scan_reply);
+	return sizeof(struct vw_volume_reply);
+}
+
+/* Keys the frontend itself puts in Get's Status map. */
+static int
+status_key_ok(const char *k, size_t size)
+{
+	static const char *const taken[] = { "driver", "backend", "on_remove",
+	    "mounts", "options", "status_error",
+	    "snapshot_next", "snapshot_last" };	/* schedule.c */
+	size_t n = strnlen(k, size);
+
+	if (n == 0 || n == size)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' &&
+		    k[i] <= '9') || k[i] == '_'))
+			return 0;
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (strcmp(k, taken[i]) == 0)
+			return 0;
+	return 1;
+}
+
+/* A status reply the frontend can show: count in range, keys of the
+ * allowed form, values and msg terminated UTF-8. */
+static int
+status_reply_ok(const struct vw_status_reply *rep)
+{
+	if (rep->err < 0 || rep->count > VW_STATUS_MAX ||
+	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL ||
+	    !vw_utf8_valid(rep->msg, strlen(rep->msg)))
+		return 0;
+	for (uint32_t i = 0; i < rep->count; i++) {
+		const struct vw_status_entry *e = &rep->entries[i];
+
+		if (!status_key_ok(e->key, sizeof(e->key)) ||
+		    memchr(e->value, '\0', sizeof(e->value)) == NULL ||
+		    !vw_utf8_valid(e->value, strlen(e->value)))
+			return 0;
+	}
+	return 1;
+}
+
+/* A scan reply the frontend can use: count in range, every name a valid
+ * volume name (the helper checked the agent's; check again). */
+static int
+scan_reply_ok(const struct vw_scan_reply *rep)
+{
+	char why[128];
+
+	if (rep->err < 0 || rep->count > VW_SCAN_MAX ||
+	    memchr(rep->msg, '\0', sizeof(rep->msg)) == NULL ||
+	    !vw_utf8_valid(rep->msg, strlen(rep->msg)))
+		return 0;
+	for (uint32_t i = 0; i < rep->count; i++)
+		if (vw_name_field_valid(rep->entries[i].name,
+		    sizeof(rep->entries[i].name)) < 0 ||
+		    vw_name_valid(rep->entries[i].name,
+		    strlen(rep->entries[i].name), why, sizeof(why)) < 0)
 			return 0;
 	return 1;
 }
@@ -194,8 +271,7 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 		p = h->head;
 		if (p == NULL || p->req != NULL || hdr.id != p->id ||
 		    hdr.type != (p->type | VW_MSG_REPLY) ||
-		    hdr.len != (is_snap_type(p->type) ?
-		    sizeof(struct vw_snap_reply) : sizeof(struct vw_volume_reply))) {
+		    hdr.len != reply_len(p->type)) {
 			log_warnx("%s: protocol violation: unexpected %s (id %"
 			    PRIu64 ", length %u)", __func__, vw_msg_name(hdr.type),
 			    hdr.id, hdr.len);
@@ -213,6 +289,30 @@ hc_read_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			pending_done(drv, p);
 			p->scb(p->arg, srep);
+			free(p);
+			continue;
+		}
+		if (p->type == VW_MSG_VOLUME_SCAN) {
+			if (!scan_reply_ok(payload)) {
+				log_warnx("%s: protocol violation: malformed %s",
+				    __func__, vw_msg_name(hdr.type));
+				helper_gone(drv, "broke the protocol");
+				return;
+			}
+			pending_done(drv, p);
+			p->ccb(p->arg, payload);
+			free(p);
+			continue;
+		}
+		if (p->type == VW_MSG_VOLUME_STATUS) {
+			if (!status_reply_ok(payload)) {
+				log_warnx("%s: protocol violation: malformed %s",
+				    __func__, vw_msg_name(hdr.type));
+				helper_gone(drv, "broke the protocol");
+				return;
+			}
+			pending_done(drv, p);
+			p->tcb(p->arg, payload);
 			free(p);
 			continue;
 		}
@@ -324,26 +424,36 @@ hc_submit(struct vw_drv *drv, struct vw_hc_pending *p, const char *name)
 	return 0;
 }
 
-int
-hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
-    const struct vw_volume_opts *opts, hc_cb cb, void *arg)
+/* Queue p as a request of type for volume name with opts. */
+static int
+submit_volume_req(struct vw_drv *drv, uint32_t type, const char *name,
+    const struct vw_volume_opts *opts, struct vw_hc_pending *p)
 {
-	struct vw_hc_pending *p = calloc(1, sizeof(*p));
-	struct vw_volume_req *req = calloc(1, sizeof(*req));
+	struct vw_volume_req *req;
 
-	if (p == NULL || req == NULL) {
+	if (p == NULL || (req = calloc(1, sizeof(*req))) == NULL) {
 		free(p);
-		free(req);
 		return -1;
 	}
 	snprintf(req->name, sizeof(req->name), "%s", name);
 	req->opts = *opts;
 	p->type = type;
-	p->cb = cb;
-	p->arg = arg;
 	p->req = req;
 	p->reqlen = sizeof(*req);
 	return hc_submit(drv, p, name);
+}
+
+int
+hc_volume(struct vw_drv *drv, uint32_t type, const char *name,
+    const struct vw_volume_opts *opts, hc_cb cb, void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+
+	if (p != NULL) {
+		p->cb = cb;
+		p->arg = arg;
+	}
+	return submit_volume_req(drv, type, name, opts, p);
 }
 
 int
@@ -365,4 +475,52 @@ hc_snapshot(struct vw_drv *drv, uint32_t type, const struct vw_snap_req *sreq,
 	p->req = req;
 	p->reqlen = sizeof(*req);
 	return hc_submit(drv, p, req->name);
+}
+
+int
+hc_status(struct vw_drv *drv, const char *name,
+    const struct vw_volume_opts *opts, hc_status_cb cb, void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+
+	if (p != NULL) {
+		p->tcb = cb;
+		p->arg = arg;
+	}
+	return submit_volume_req(drv, VW_MSG_VOLUME_STATUS, name, opts, p);
+}
+
+void
+hc_forget(struct vw_drv *drv)
+{
+	struct vw_hc_pending *p, *next;
+
+	for (p = drv->helper.head; p != NULL; p = next) {
+		next = p->next;
+		free(p->req);
+		free(p);
+	}
+	drv->helper.head = drv->helper.tail = drv->helper.unsent = NULL;
+}
+
+int
+hc_scan(struct vw_drv *drv, uint32_t offset, uint64_t gen, hc_scan_cb cb,
+    void *arg)
+{
+	struct vw_hc_pending *p = calloc(1, sizeof(*p));
+	struct vw_scan_req *req = calloc(1, sizeof(*req));
+
+	if (p == NULL || req == NULL) {
+		free(p);
+		free(req);
+		return -1;
+	}
+	req->offset = offset;
+	req->gen = gen;
+	p->type = VW_MSG_VOLUME_SCAN;
+	p->ccb = cb;
+	p->arg = arg;
+	p->req = req;
+	p->reqlen = sizeof(*req);
+	return hc_submit(drv, p, "(scan)");
 }

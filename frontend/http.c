@@ -152,11 +152,13 @@ fe_out_init(struct fe_out *o, const struct vw_call *c)
 {
 	memset(o, 0, sizeof(*o));
 	o->call = c;
-	if (c != NULL && c->req == NULL) {
-		o->discard = 1;		/* answered at its deadline */
+	/* Answered already, at its deadline (ops.c): drop this reply. */
+	if (c != NULL && c->req == NULL && c->done == NULL) {
+		o->discard = 1;
 		return;
 	}
-	if (c != NULL) {
+	/* An admin Create (c->done) collects its reply on the heap. */
+	if (c != NULL && c->done == NULL) {
 		o->b = evhttp_request_get_output_buffer(c->req);
 		o->err = o->b == NULL;
 	}
@@ -245,6 +247,17 @@ out_send(struct fe_out *o, int code, int error)
 		return;
 	}
 	fe_out_raw(o, "\n", 1);
+	if (o->call->done != NULL) {
+		static const char oom[] = "{\"Err\":\"out of memory\"}\n";
+
+		if (o->err)
+			o->call->done(o->call->done_arg, 500, oom,
+			    sizeof(oom) - 1);
+		else
+			o->call->done(o->call->done_arg, code, o->p, o->len);
+		free(o->p);
+		return;
+	}
 	if (o->err) {
 		log_warnx("out of memory building a reply");
 		if (o->b != NULL)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 
 #include "common/config.h"
@@ -54,6 +55,9 @@ usage(FILE *fp, int code)
 	    "  --allowed-root DIR   allow absolute mountpoints below DIR (repeatable)\n"
 	    "  --user USER          unprivileged user of the frontend (%s)\n"
 	    "  --admin-socket PATH  volwardenctl's socket (%s)\n"
+	    "  --gfs-volume VOL     add a glusterfs driver \"glusterfs\" for Gluster\n"
+	    "                       volume VOL to the embedded default (GFS_VOLUME)\n"
+	    "  --gfs-servers LIST   its servers, comma-separated (GFS_SERVERS)\n"
 	    "  --privhelper PATH    the helper executable\n"
 	    "  --foreground, -f     stay in the foreground, log to stderr\n"
 	    "  --debug, -d          log every request\n"
@@ -205,14 +209,73 @@ sig_hup(evutil_socket_t sig, short what, void *arg)
 	    "restart it to apply changes");
 }
 
+/* Longest a stop waits for requests in flight (helper round trips,
+ * state commits) to be answered before it leaves them. */
+#define STOP_DRAIN_MS		5000
+#define STOP_POLL_MS		10
+
+/* Nothing in flight: no op on any volume, no helper request. */
+static int
+fe_idle(const struct vw_fe *fe)
+{
+	for (size_t i = 0; i < fe->ndrv; i++)
+		if (fe->drv[i].busy != NULL || fe->drv[i].helper.head != NULL)
+			return 0;
+	return 1;
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct vw_fe *fe = arg;
+	struct timeval tv = { 0, STOP_POLL_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (fe_idle(fe)) {
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
+	if (fe_now_ns() >= fe->stop_deadline_ns) {
+		log_warnx("stopping with requests still in flight after %d ms; "
+		    "their callers get no answer", STOP_DRAIN_MS);
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
+	if (evtimer_add(fe->drain_timer, &tv) < 0)
+		event_base_loopexit(fe->base, NULL);
+}
+
+/*
+ * SIGTERM, SIGINT: stop accepting connections and starting scheduled
+ * snapshots, let the requests in flight finish (up to STOP_DRAIN_MS), so
+ * that every caller gets its answer and no helper is cut off mid-reply;
+ * then leave the loop.  A second signal leaves at once.
+ */
 static void
 sig_term(evutil_socket_t sig, short what, void *arg)
 {
 	struct vw_fe *fe = arg;
 
 	(void)what;
+	if (fe->stopping) {
+		log_info("received signal %d again, stopping now", (int)sig);
+		event_base_loopexit(fe->base, NULL);
+		return;
+	}
 	log_info("received signal %d, shutting down", (int)sig);
-	event_base_loopexit(fe->base, NULL);
+	fe->stopping = 1;
+	fe->stop_deadline_ns = fe_now_ns() + STOP_DRAIN_MS * 1000000ull;
+	for (size_t i = 0; i < fe->ndrv; i++)
+		if (fe->drv[i].listener != NULL)
+			(void)evconnlistener_disable(fe->drv[i].listener);
+	if (fe->admin_listener != NULL)
+		(void)evconnlistener_disable(fe->admin_listener);
+	if (fe_idle(fe) || (fe->drain_timer = evtimer_new(fe->base,
+	    drain_check, fe)) == NULL)
+		event_base_loopexit(fe->base, NULL);
+	else
+		drain_check(-1, 0, fe);
 }
 
 /* Log how a helper ended, by driver name. */
@@ -331,9 +394,24 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(stderr, 2);
+	/* VOLWARDEN_CONFIG stands for --config when no flag names a file:
+	 * the Docker managed plugin's settable way to choose one. */
+	if (ov.config == NULL && !ov.no_config && getenv("VOLWARDEN_CONFIG") != NULL &&
+	    *getenv("VOLWARDEN_CONFIG") != '\0')
+		ov.config = getenv("VOLWARDEN_CONFIG");
 	log_init(1, debug);
 	log_procinit("frontend");
 
+	/* docker-volume-glusterfs's GFS_VOLUME and GFS_SERVERS: a glusterfs
+	 * driver in the embedded default (passed on to the helpers as
+	 * flags, since they get no environment). */
+	if (vw_overrides_env(&ov) && !ov.no_config && (ov.config != NULL ||
+	    access(VW_CONFIG_FILE, F_OK) == 0)) {
+		log_warnx("GFS_VOLUME and GFS_SERVERS only configure the embedded "
+		    "default; add a glusterfs driver to the configuration file "
+		    "instead");
+		ov.gfs_volume = ov.gfs_servers = NULL;
+	}
 	if (vw_config_load(&cfg, &ov, geteuid() == 0, err, sizeof(err)) < 0)
 		fatalx("bad configuration: %s", err);
 	if (check) {
@@ -527,6 +605,9 @@ main(int argc, char *argv[])
 	if (vw_store_attach(fe.state, fe.base) < 0 ||
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
+	/* Mounting backends: what is mounted must match the counts. */
+	if (fe_reconcile(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 
 	if (fe_conn_setup(&fe) < 0)
 		fatalx("cannot set up the connection limit");
@@ -543,6 +624,12 @@ main(int argc, char *argv[])
 		    cfg.drivers[i].root, fe.drv[i].reg.count);
 	}
 	if (fe_admin_setup(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	/* Shared (glusterfs) drivers: leases and listings. */
+	if (fe_gluster_start(&fe, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	/* Scheduled btrfs snapshots. */
+	if (fe_sched_start(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("admin API: serving %s", cfg.admin_socket);
 	ev_term = evsignal_new(fe.base, SIGTERM, sig_term, &fe);
@@ -606,12 +693,16 @@ main(int argc, char *argv[])
 		if (fe.drv[i].helper.wev != NULL)
 			event_free(fe.drv[i].helper.wev);
 		close(fe.drv[i].helper.fd);
+		hc_forget(&fe.drv[i]);
 	}
+	fe_gluster_stop(&fe);
 	if (fe.admin != NULL)
 		evhttp_free(fe.admin);
 	if (fe.admin_accept_timer != NULL)
 		event_free(fe.admin_accept_timer);
 	fe_conn_free();
+	if (fe.drain_timer != NULL)
+		event_free(fe.drain_timer);
 	close(fe.admin_fd);
 	if (fe.notify_fd >= 0)
 		close(fe.notify_fd);
@@ -629,6 +720,7 @@ main(int argc, char *argv[])
 	log_info("state: %llu records written with %llu fdatasync calls",
 	    (unsigned long long)vw_store_records(fe.state),
 	    (unsigned long long)vw_store_syncs(fe.state));
+	fe_sched_stop(&fe);
 	vw_store_close(fe.state);
 	vw_store_close(fe.mounts);
 	for (size_t i = 0; i < fe.ndrv; i++)

@@ -13,7 +13,9 @@
 #include "vw-build.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -40,9 +42,10 @@ static const char *const bucket_le[VW_HIST_BUCKETS] = {
 /* Helper operations, indexed by message type - VW_MSG_VOLUME_CREATE. */
 static const char *const helper_ops[VW_HELPER_OPS] = {
 	"create", "remove", "mount", "unmount", "snapshot_create",
-	"snapshot_list", "snapshot_delete", "snapshot_restore",
+	"snapshot_list", "snapshot_delete", "snapshot_restore", "status",
+	"resize", "scan",
 };
-_Static_assert(VW_MSG_VOLUME_SNAPSHOT_RESTORE - VW_MSG_VOLUME_CREATE + 1 ==
+_Static_assert(VW_MSG_VOLUME_SCAN - VW_MSG_VOLUME_CREATE + 1 ==
     VW_HELPER_OPS, "helper_ops covers the volume message types");
 
 uint64_t
@@ -122,6 +125,52 @@ header(struct evbuffer *out, const char *name, const char *type,
 	    help, name, type) < 0 ? -1 : 0;
 }
 
+/* The snapshot schedule (schedule.c): one counter per driver each. */
+static int
+render_sched(struct vw_fe *fe, struct evbuffer *out)
+{
+	static const struct {
+		const char	*name, *help;
+		size_t		 off;
+	} c[] = {
+		{ "volwarden_scheduled_snapshots_total", "Scheduled snapshots "
+		    "(auto-*) taken.", offsetof(struct vw_metrics, sched_taken) },
+		{ "volwarden_scheduled_snapshot_failures_total", "Scheduled "
+		    "snapshots that failed, or checks that could not list the "
+		    "volume's snapshots (retried at the next interval).",
+		    offsetof(struct vw_metrics, sched_failed) },
+		{ "volwarden_scheduled_snapshots_pruned_total", "Scheduled "
+		    "snapshots deleted because more than snapshot_keep existed.",
+		    offsetof(struct vw_metrics, sched_pruned) },
+		{ "volwarden_scheduled_prune_failures_total", "Deletions of old "
+		    "scheduled snapshots that failed.",
+		    offsetof(struct vw_metrics, sched_prune_failed) },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (header(out, c[i].name, "counter", c[i].help) < 0)
+			return -1;
+		for (size_t d = 0; d < fe->ndrv; d++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)&fe->drv[d].metrics + c[i].off,
+			    sizeof(v));
+			if (evbuffer_add_printf(out, "%s{driver=\"%s\"} %" PRIu64
+			    "\n", c[i].name, fe->drv[d].d->name, v) < 0)
+				return -1;
+		}
+	}
+	if (header(out, "volwarden_scheduled_volumes", "gauge",
+	    "Volumes with scheduled snapshots (snapshot_every).") < 0)
+		return -1;
+	for (size_t d = 0; d < fe->ndrv; d++)
+		if (evbuffer_add_printf(out, "volwarden_scheduled_volumes{driver="
+		    "\"%s\"} %zu\n", fe->drv[d].d->name,
+		    fe_sched_count(fe, d)) < 0)
+			return -1;
+	return 0;
+}
+
 int
 fe_metrics_render(struct vw_fe *fe, struct evbuffer *out)
 {
@@ -196,6 +245,9 @@ fe_metrics_render(struct vw_fe *fe, struct evbuffer *out)
 		    "\"%s\"} %zu\n", fe->drv[d].d->name,
 		    fe->drv[d].reg.nmounted) < 0)
 			return -1;
+
+	if (render_sched(fe, out) < 0)
+		return -1;
 
 	if (header(out, "volwarden_connections", "gauge",
 	    "Connections open on every socket (limits.max_connections).") < 0 ||

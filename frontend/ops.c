@@ -50,6 +50,9 @@ struct vw_op {
 	struct vw_snap_req	 snap;
 	fe_snap_cb		 snap_cb;
 	void			*snap_arg;
+	/* VW_OP_RESIZE: the admin API's callback (call.req is NULL). */
+	fe_resize_cb		 resize_cb;
+	void			*resize_arg;
 	struct vw_deadline	 dl;		/* limits.helper_timeout */
 	int			 started;	/* op_run has run it */
 	int			 timed_out;	/* answered at its deadline */
@@ -63,7 +66,7 @@ static const char *
 kind_name(enum vw_op_kind k)
 {
 	static const char *const names[] = { "create", "remove", "mount",
-	    "unmount", "snapshot" };
+	    "unmount", "snapshot", "resize" };
 
 	return names[k];
 }
@@ -90,6 +93,15 @@ op_finish(struct vw_op *op)
 	free(op);
 	if (next != NULL)
 		op_run(next);
+}
+
+int
+fe_op_busy(const struct vw_drv *drv, const char *name)
+{
+	for (const struct vw_op *o = drv->busy; o != NULL; o = o->next)
+		if (strcmp(o->dreq.name, name) == 0)
+			return 1;
+	return 0;
 }
 
 /* Run op now, or after the op already running on the same volume name
@@ -144,7 +156,9 @@ same_opts(const struct vw_volume *v, const struct vw_volume_opts *o)
 	vw_volume_opts_of(v, &cur);
 	return cur.flags == o->flags && cur.uid == o->uid && cur.gid == o->gid &&
 	    cur.mode == o->mode && cur.size == o->size &&
-	    cur.compression == o->compression &&
+	    cur.compression == o->compression && cur.fs == o->fs &&
+	    cur.snapshot_every == o->snapshot_every &&
+	    cur.snapshot_keep == o->snapshot_keep &&
 	    strcmp(cur.from, o->from) == 0 &&
 	    strcmp(cur.mountpoint, o->mountpoint) == 0;
 }
@@ -244,6 +258,8 @@ create_committed(void *arg, int err)
 			    "request had timed out; it is registered",
 			    drv->d->name, op->dreq.name);
 		reply_empty(op);
+		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
+		fe_sched_add(drv, vw_registry_get(&drv->reg, op->dreq.name));
 	}
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
@@ -402,7 +418,11 @@ op_remove(struct vw_op *op)
 		op_finish(op);
 		return;
 	}
-	if (drv->d->on_remove == VW_ON_REMOVE_KEEP) {
+	/* keep needs no helper, except with glusterfs: the directory stays
+	 * visible to every node unless the agent marks it removed, and
+	 * other nodes may hold leases on it. */
+	if (drv->d->on_remove == VW_ON_REMOVE_KEEP &&
+	    drv->d->backend != VW_BACKEND_GLUSTERFS) {
 		remove_record(op);
 		return;
 	}
@@ -473,6 +493,7 @@ mount_committed(void *arg, int err)
 		fe_out_raw(&o, LIT(",\"Err\":\"\"}"));
 		fe_out_send(&o, 200);
 	}
+	fe_status_refresh(drv, v);
 	op_finish(op);
 	maybe_compact(drv->fe, drv->fe->mounts, fe_dump_mounts);
 }
@@ -609,8 +630,11 @@ static void
 snap_done(void *arg, const struct vw_snap_reply *rep)
 {
 	struct vw_op *op = arg;
+	struct vw_volume *v;
 
 	op->snap_cb(op->snap_arg, rep);
+	if ((v = vw_registry_get(&op->drv->reg, op->dreq.name)) != NULL)
+		fe_status_refresh(op->drv, v);
 	op_finish(op);
 }
 
@@ -644,7 +668,7 @@ op_snapshot(struct vw_op *op)
 			return;
 		}
 		if (v->flags & VW_OPT_SIZE)
-			op->snap.size = v->size;
+			op->snap.size = v->ext->size;
 	}
 	if (hc_snapshot(drv, op->snap_type, &op->snap, snap_done, op) < 0) {
 		snap_fail(op, EAGAIN, "volume %s: the privileged helper did not "
@@ -724,6 +748,162 @@ fe_snapshot_restore(struct vw_drv *drv, const char *volume, const char *snap,
 	    force ? VW_SNAP_FORCE : 0, 0, cb, arg);
 }
 
+/* ------------------------------------------------------------- resize */
+
+static void __attribute__((format(printf, 3, 4)))
+resize_answer(struct vw_op *op, int err, const char *fmt, ...)
+{
+	char msg[VW_ERRMSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	op->resize_cb(op->resize_arg, err, msg);
+}
+
+static void
+resize_committed(void *arg, int err)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+
+	if (err != 0)
+		resize_answer(op, err, "volume %s was grown but its new size could "
+		    "not be recorded in %s: %s; resize it again", op->dreq.name,
+		    drv->fe->cfg->state_dir, strerror(err));
+	else if (v == NULL || vw_registry_put(&drv->reg, op->dreq.name,
+	    v->created, &op->opts, op->path) == NULL)
+		fatalx("out of memory updating volume %s", op->dreq.name);
+	else {
+		fe_list_forget(drv);
+		log_info("driver %s: volume %s resized to %llu bytes",
+		    drv->d->name, op->dreq.name, (unsigned long long)op->opts.size);
+		resize_answer(op, 0, "volume %s resized", op->dreq.name);
+		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
+	}
+	op_finish(op);
+	maybe_compact(drv->fe, drv->fe->state, fe_dump_state);
+}
+
+static void
+resize_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	struct vw_record rec;
+
+	if (rep->err != 0) {
+		resize_answer(op, rep->err, "volume %s: %s", op->dreq.name, rep->msg);
+		op_finish(op);
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.type = VW_REC_VOLUME_PUT;
+	rec.driver = drv->d->name;
+	rec.name = op->dreq.name;
+	rec.created = v != NULL ? v->created : (int64_t)time(NULL);
+	rec.opts = &op->opts;
+	rec.path = op->path;
+	if (vw_store_append(drv->fe->state, &rec) < 0 ||
+	    vw_store_commit(drv->fe->state, resize_committed, op) < 0) {
+		resize_answer(op, ENOMEM, "volume %s: out of memory recording its "
+		    "new size; resize it again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+static void
+op_resize(struct vw_op *op)
+{
+	struct vw_drv *drv = op->drv;
+	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
+	uint64_t size = op->opts.size;
+	char err[512];
+
+	if (drv->d->backend != VW_BACKEND_LOOP) {
+		resize_answer(op, EOPNOTSUPP, "volume %s: driver %s (backend %s) "
+		    "cannot resize volumes; only loop volumes have a size to grow",
+		    op->dreq.name, drv->d->name, vw_backend_name(drv->d->backend));
+		op_finish(op);
+		return;
+	}
+	if (v == NULL) {
+		resize_answer(op, ENOENT, "volume %s does not exist in driver %s",
+		    op->dreq.name, drv->d->name);
+		op_finish(op);
+		return;
+	}
+	vw_volume_opts_of(v, &op->opts);
+	if (((op->opts.flags & VW_OPT_FS) ? op->opts.fs : drv->d->fs) ==
+	    VW_FS_EROFS) {
+		resize_answer(op, EOPNOTSUPP, "volume %s is a read-only EROFS "
+		    "image; its size follows its content", op->dreq.name);
+		op_finish(op);
+		return;
+	}
+	op->opts.flags |= VW_OPT_SIZE;
+	op->opts.size = size;
+	if (vw_opts_check_backend(drv->d->backend, &op->opts, err,
+	    sizeof(err)) < 0) {
+		resize_answer(op, EINVAL, "volume %s: %s", op->dreq.name, err);
+		op_finish(op);
+		return;
+	}
+	snprintf(op->path, sizeof(op->path), "%s", v->path);
+	if (hc_volume(drv, VW_MSG_VOLUME_RESIZE, op->dreq.name, &op->opts,
+	    resize_done, op) < 0) {
+		resize_answer(op, EAGAIN, "volume %s: the privileged helper did not "
+		    "accept the request; try again", op->dreq.name);
+		op_finish(op);
+	}
+}
+
+int
+fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
+    fe_resize_cb cb, void *arg)
+{
+	struct vw_op *op = calloc(1, sizeof(*op));
+	char why[256];
+
+	if (op == NULL)
+		return -1;
+	if (vw_name_valid(volume, strlen(volume), why, sizeof(why)) < 0) {
+		free(op);
+		cb(arg, EINVAL, why);
+		return 0;
+	}
+	if (size < VW_SIZE_MIN || size > VW_SIZE_MAX) {
+		free(op);
+		cb(arg, EINVAL, "the size must be from 1M to 1024P");
+		return 0;
+	}
+	op->drv = drv;
+	op->kind = VW_OP_RESIZE;
+	op->resize_cb = cb;
+	op->resize_arg = arg;
+	op->opts.size = size;
+	if ((op->dreq.name = strdup(volume)) == NULL) {
+		free(op);
+		return -1;
+	}
+	op->dreq.name_len = strlen(volume);
+	fe_deadline_arm(drv, &op->dl, op_expired);
+	op_enqueue(op);
+	return 0;
+}
+
+/* A late resize reply: the admin client was answered at the deadline. */
+static void
+resize_discard(void *arg, int err, const char *msg)
+{
+	(void)arg;
+	log_warnx("a resize finished after it had timed out: %s",
+	    err ? msg : "done");
+}
+
 /* A late snapshot reply: the admin client was answered at the deadline. */
 static void
 snap_discard(void *arg, const struct vw_snap_reply *rep)
@@ -745,6 +925,7 @@ snap_discard(void *arg, const struct vw_snap_reply *rep)
  * - a late successful Mount counts no reference and is undone with an
  *   Unmount, because dockerd, having seen an error, never sends one;
  * - a late Unmount releases its reference, since the helper did unmount;
+ * - a late resize is recorded as usual (the volume has its new size);
  * - a snapshot's late reply is only logged.
  * The volume's name stays busy until the helper has answered, so later
  * requests for it see the outcome.
@@ -764,7 +945,14 @@ op_expired(struct vw_deadline *d)
 	    op->started ? "the helper is still busy with it" :
 	    "it had not started; cancelled");
 	if (!op->started) {
-		if (op->kind == VW_OP_SNAPSHOT) {
+		if (op->kind == VW_OP_RESIZE) {
+			resize_answer(op, ETIMEDOUT, "volume %s: the resize waited "
+			    "%u s behind an earlier request for this volume, which "
+			    "the privileged helper of driver %s has not finished (a "
+			    "slow or hung file system?); it is cancelled: try "
+			    "again later", op->dreq.name, secs, drv->d->name);
+			op->resize_cb = resize_discard;
+		} else if (op->kind == VW_OP_SNAPSHOT) {
 			snap_fail(op, ETIMEDOUT, "volume %s: the request waited "
 			    "%u s behind an earlier one for this volume, which the "
 			    "privileged helper of driver %s has not finished (a "
@@ -779,6 +967,7 @@ op_expired(struct vw_deadline *d)
 			    "again later", op->dreq.name, kind_name(op->kind), secs,
 			    drv->d->name);
 		op->call.req = NULL;
+		op->call.done = NULL;
 		return;
 	}
 	switch (op->kind) {
@@ -797,6 +986,14 @@ op_expired(struct vw_deadline *d)
 	case VW_OP_UNMOUNT:
 		then = "the reference is released when the helper finishes";
 		break;
+	case VW_OP_RESIZE:
+		resize_answer(op, ETIMEDOUT, "volume %s: the resize did not finish "
+		    "within %u s because the privileged helper of driver %s is "
+		    "busy (a slow or hung file system?); it goes on: if it "
+		    "succeeds the volume has its new size", op->dreq.name, secs,
+		    drv->d->name);
+		op->resize_cb = resize_discard;
+		return;
 	case VW_OP_SNAPSHOT:
 		snap_fail(op, ETIMEDOUT, "volume %s: the snapshot request did "
 		    "not finish within %u s because the privileged helper of "
@@ -810,7 +1007,9 @@ op_expired(struct vw_deadline *d)
 	    "%u s because the privileged helper of driver %s is busy (a slow "
 	    "or hung file system?); %s", op->dreq.name, kind_name(op->kind),
 	    secs, drv->d->name, then);
-	op->call.req = NULL;	/* later replies are dropped */
+	/* Later replies are dropped (an admin Create's too). */
+	op->call.req = NULL;
+	op->call.done = NULL;
 }
 
 static void
@@ -836,6 +1035,9 @@ op_run(struct vw_op *op)
 		break;
 	case VW_OP_SNAPSHOT:
 		op_snapshot(op);
+		break;
+	case VW_OP_RESIZE:
+		op_resize(op);
 		break;
 	}
 }

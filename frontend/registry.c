@@ -10,7 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "frontend/frontend.h"
+
+/* Flags whose values live in vw_volume_ext, and the path options kept
+ * in mountpoint_opt. */
+#define EXT_FLAGS	(VW_OPT_SIZE | VW_OPT_FROM | VW_OPT_COMPRESSION | \
+	VW_OPT_FS | VW_OPT_SNAPSHOT_EVERY | VW_OPT_SNAPSHOT_KEEP)
+#define PATH_FLAGS	(VW_OPT_MOUNTPOINT | VW_OPT_SOURCE | VW_OPT_IMAGE)
+/* Volumes counted in ncustom: a mountpoint option places the directory. */
+#define IS_CUSTOM(v)	(((v)->flags & VW_OPT_MOUNTPOINT) != 0)
 
 #define INITIAL_BUCKETS	64
 
@@ -131,7 +140,14 @@ free_volume(struct vw_volume *v)
 	}
 	free(v->path);
 	free(v->mountpoint_opt);
-	free(v->from_opt);
+	if (v->ext != NULL) {
+		/* The schedule (schedule.c) drops an entry without a volume. */
+		if (v->ext->sched != NULL)
+			v->ext->sched->vol = NULL;
+		free(v->ext->from_opt);
+		free(v->ext->status);
+		free(v->ext);
+	}
 	free(v);
 }
 
@@ -150,13 +166,23 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 	v->uid = opts->uid;
 	v->gid = opts->gid;
 	v->mode = opts->mode;
-	v->size = opts->size;
-	v->compression = opts->compression;
+	if ((opts->flags & EXT_FLAGS) &&
+	    (v->ext = calloc(1, sizeof(*v->ext))) == NULL) {
+		free_volume(v);
+		return NULL;
+	}
+	if (v->ext != NULL) {
+		v->ext->size = opts->size;
+		v->ext->compression = opts->compression;
+		v->ext->fs = opts->fs;
+		v->ext->snapshot_every = opts->snapshot_every;
+		v->ext->snapshot_keep = opts->snapshot_keep;
+	}
 	if ((v->path = strdup(path)) == NULL ||
-	    ((opts->flags & VW_OPT_MOUNTPOINT) &&
+	    ((opts->flags & PATH_FLAGS) &&
 	    (v->mountpoint_opt = strdup(opts->mountpoint)) == NULL) ||
 	    ((opts->flags & VW_OPT_FROM) &&
-	    (v->from_opt = strdup(opts->from)) == NULL)) {
+	    (v->ext->from_opt = strdup(opts->from)) == NULL)) {
 		free_volume(v);
 		return NULL;
 	}
@@ -164,8 +190,16 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 		v->mounts = old->mounts;
 		v->total = old->total;
 		old->mounts = NULL;
+		if (v->ext != NULL && old->ext != NULL) {
+			v->ext->last_snapshot = old->ext->last_snapshot;
+			v->ext->status = old->ext->status;
+			old->ext->status = NULL;
+			if ((v->ext->sched = old->ext->sched) != NULL)
+				v->ext->sched->vol = v;
+			old->ext->sched = NULL;
+		}
 		unlink_volume(r, old);
-		if (old->mountpoint_opt != NULL)
+		if (IS_CUSTOM(old))
 			r->ncustom--;
 		free_volume(old);
 		r->count--;
@@ -176,7 +210,7 @@ vw_registry_put(struct vw_registry *r, const char *name, int64_t created,
 	link_volume(r, v);
 	r->count++;
 	r->gen++;
-	if (v->mountpoint_opt != NULL)
+	if (IS_CUSTOM(v))
 		r->ncustom++;
 	return v;
 }
@@ -189,7 +223,7 @@ vw_registry_del(struct vw_registry *r, const char *name)
 	if (v == NULL)
 		return;
 	unlink_volume(r, v);
-	if (v->mountpoint_opt != NULL)
+	if (IS_CUSTOM(v))
 		r->ncustom--;
 	if (v->total > 0)
 		r->nmounted--;
@@ -250,10 +284,16 @@ vw_volume_opts_of(const struct vw_volume *v, struct vw_volume_opts *opts)
 	opts->uid = v->uid;
 	opts->gid = v->gid;
 	opts->mode = v->mode;
-	opts->size = v->size;
-	opts->compression = v->compression;
-	if (v->from_opt != NULL)
-		snprintf(opts->from, sizeof(opts->from), "%s", v->from_opt);
+	if (v->ext != NULL) {
+		opts->size = v->ext->size;
+		opts->compression = v->ext->compression;
+		opts->fs = v->ext->fs;
+		opts->snapshot_every = v->ext->snapshot_every;
+		opts->snapshot_keep = v->ext->snapshot_keep;
+		if (v->ext->from_opt != NULL)
+			snprintf(opts->from, sizeof(opts->from), "%s",
+			    v->ext->from_opt);
+	}
 	if (v->mountpoint_opt != NULL)
 		snprintf(opts->mountpoint, sizeof(opts->mountpoint), "%s",
 		    v->mountpoint_opt);
@@ -291,4 +331,58 @@ vw_registry_free(struct vw_registry *r)
 	free(r->byname);
 	free(r->bypath);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+vw_volume_each_opt(const struct vw_volume *v,
+    void (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	const struct vw_volume_ext *x = v->ext;
+	char num[32];
+
+	if (v->mountpoint_opt != NULL)
+		fn(arg, (v->flags & VW_OPT_SOURCE) ? "source" :
+		    (v->flags & VW_OPT_IMAGE) ? "image" : "mountpoint",
+		    v->mountpoint_opt);
+	if (v->flags & VW_OPT_SIZE) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)x->size);
+		fn(arg, "size", num);
+	}
+	if (v->flags & VW_OPT_FS)
+		fn(arg, "fs", vw_fs_name(x->fs));
+	if (v->flags & VW_OPT_FROM)
+		fn(arg, "from", x->from_opt);
+	if (v->flags & VW_OPT_NOCOW)
+		fn(arg, "nocow", "true");
+	if (v->flags & VW_OPT_COMPRESSION)
+		fn(arg, "compression", vw_compression_name(x->compression));
+	if (v->flags & VW_OPT_SNAPSHOT_EVERY) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)
+		    x->snapshot_every);
+		fn(arg, "snapshot_every", num);
+	}
+	if (v->flags & VW_OPT_SNAPSHOT_KEEP) {
+		snprintf(num, sizeof(num), "%u", x->snapshot_keep);
+		fn(arg, "snapshot_keep", num);
+	}
+	if (v->flags & VW_OPT_UID) {
+		snprintf(num, sizeof(num), "%u", v->uid);
+		fn(arg, "uid", num);
+	}
+	if (v->flags & VW_OPT_GID) {
+		snprintf(num, sizeof(num), "%u", v->gid);
+		fn(arg, "gid", num);
+	}
+	if (v->flags & VW_OPT_MODE) {
+		snprintf(num, sizeof(num), "%04o", v->mode);
+		fn(arg, "mode", num);
+	}
+}
+
+struct vw_volume_ext *
+vw_volume_ext(struct vw_volume *v)
+{
+	if (v->ext == NULL)
+		v->ext = calloc(1, sizeof(*v->ext));
+	return v->ext;
 }

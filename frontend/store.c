@@ -52,6 +52,8 @@
 /* VOLUME_PUT flags after which size (u64), compression (u32) and from
  * (string) follow the directory; see doc/design.md, "State". */
 #define OPT_EXTRA	(VW_OPT_SIZE | VW_OPT_FROM | VW_OPT_COMPRESSION)
+/* Options added in protocol 3, stored after OPT_EXTRA's when given. */
+#define OPT_EXTRA3	(VW_OPT_FS | VW_OPT_SNAPSHOT_EVERY | VW_OPT_SNAPSHOT_KEEP)
 /* A broken store tries to repair itself at most this often. */
 #define REPAIR_NSEC	1000000000ull
 /* Longest a commit waits for records announced with vw_store_hold: about
@@ -175,6 +177,12 @@ encode(struct enc *e, const struct vw_record *rec)
 			put_u32(e, rec->opts->compression);
 			put_str(e, rec->opts->from);
 		}
+		if (rec->opts->flags & OPT_EXTRA3) {
+			put_u32(e, rec->opts->fs);
+			c = htole64(rec->opts->snapshot_every);
+			put(e, &c, 8);
+			put_u32(e, rec->opts->snapshot_keep);
+		}
 		break;
 	case VW_REC_VOLUME_DEL:
 		break;
@@ -291,6 +299,12 @@ decode(const unsigned char *p, size_t len, struct decoded *out)
 			out->opts.size = le64toh(c);
 			out->opts.compression = get_u32(&d);
 			get_str(&d, out->opts.from, sizeof(out->opts.from));
+		}
+		if (out->opts.flags & OPT_EXTRA3) {
+			out->opts.fs = get_u32(&d);
+			get(&d, &c, 8);
+			out->opts.snapshot_every = le64toh(c);
+			out->opts.snapshot_keep = get_u32(&d);
 		}
 		if (d.bad || vw_opts_check(&out->opts, why, sizeof(why)) < 0 ||
 		    out->path[0] != '/')

@@ -9,6 +9,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct ph {
 	size_t				 driver;
 	const struct vw_backend_ctx	*ctx;
 	const struct vw_backend		*be;
+	int				 gone;	/* the frontend closed the channel */
 };
 
 typedef void (*ph_handler)(struct ph *, uint64_t id, const void *payload);
@@ -40,6 +42,9 @@ static void ph_snapshot_create(struct ph *, uint64_t, const void *);
 static void ph_snapshot_list(struct ph *, uint64_t, const void *);
 static void ph_snapshot_delete(struct ph *, uint64_t, const void *);
 static void ph_snapshot_restore(struct ph *, uint64_t, const void *);
+static void ph_volume_status(struct ph *, uint64_t, const void *);
+static void ph_volume_resize(struct ph *, uint64_t, const void *);
+static void ph_volume_scan(struct ph *, uint64_t, const void *);
 
 static const struct {
 	uint32_t	type;
@@ -56,6 +61,9 @@ static const struct {
 	{ VW_MSG_VOLUME_SNAPSHOT_LIST,	  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_list },
 	{ VW_MSG_VOLUME_SNAPSHOT_DELETE,  sizeof(struct vw_snap_req), PH_READY, ph_snapshot_delete },
 	{ VW_MSG_VOLUME_SNAPSHOT_RESTORE, sizeof(struct vw_snap_req), PH_READY, ph_snapshot_restore },
+	{ VW_MSG_VOLUME_STATUS,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_status },
+	{ VW_MSG_VOLUME_RESIZE,	 sizeof(struct vw_volume_req), PH_READY, ph_volume_resize },
+	{ VW_MSG_VOLUME_SCAN,	 sizeof(struct vw_scan_req),   PH_READY, ph_volume_scan },
 };
 
 #define violation(type, len, ...) do {					\
@@ -65,11 +73,23 @@ static const struct {
 	    __func__, vw_msg_name(type), (unsigned)(type), (size_t)(len), why_); \
 } while (0)
 
+/*
+ * A reply that cannot be sent because the frontend closed its end (it is
+ * stopping, and stopped waiting) ends the helper like EOF does: exit 0,
+ * acting on no request still queued.  Any other failure is fatal.
+ */
 static void
 send_reply(struct ph *ph, uint32_t type, uint64_t id, const void *p, size_t len)
 {
-	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) < 0)
-		fatal("sending %s reply", vw_msg_name(type));
+	if (vw_msg_send(ph->chan, type | VW_MSG_REPLY, id, p, len, -1) == 0)
+		return;
+	if (errno == EPIPE || errno == ECONNRESET) {
+		log_info("the frontend went away before the %s reply; exiting",
+		    vw_msg_name(type));
+		ph->gone = 1;
+		return;
+	}
+	fatal("sending %s reply", vw_msg_name(type));
 }
 
 static void
@@ -166,6 +186,15 @@ ph_check_message(const struct vw_msg_hdr *hdr, const void *payload,
 	}
 	if (hdr->type == VW_MSG_HELLO)
 		return 0;	/* ph_hello compares it with our own config */
+	if (hdr->type == VW_MSG_VOLUME_SCAN) {
+		const struct vw_scan_req *sr = payload;
+
+		if (sr->reserved != 0 || (sr->offset == 0 && sr->gen != 0)) {
+			snprintf(why, whylen, "invalid offset, gen or reserved");
+			return -1;
+		}
+		return 0;
+	}
 	if (ph_table[i].size == sizeof(struct vw_snap_req))
 		return check_snap_req(hdr->type, payload, why, whylen);
 	if (vw_name_field_valid(req->name, sizeof(req->name)) < 0) {
@@ -255,6 +284,99 @@ ph_snapshot_restore(struct ph *ph, uint64_t id, const void *p)
 	snap_op(ph, VW_MSG_VOLUME_SNAPSHOT_RESTORE, id, p, ph->be->snap_restore);
 }
 
+int
+vw_status_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
+{
+	struct vw_status_entry *e;
+	va_list ap;
+
+	if (rep->count >= VW_STATUS_MAX) {
+		errno = ENOSPC;
+		return -1;
+	}
+	e = &rep->entries[rep->count++];
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(e->value, sizeof(e->value), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* VOLUME_STATUS: the backend's facts about one volume (none if it has no
+ * status operation).  Validated by ph_check_message like a Create. */
+static void
+ph_volume_status(struct ph *ph, uint64_t id, const void *payload)
+{
+	struct vw_volume_req *req;
+	struct vw_status_reply *rep;
+
+	req = malloc(sizeof(*req));
+	rep = calloc(1, sizeof(*rep));
+	if (req == NULL || rep == NULL)
+		fatal("allocating a request");
+	memcpy(req, payload, sizeof(*req));
+	if (ph->be->status != NULL)
+		rep->err = ph->be->status(ph->ctx, req, rep);
+	if (rep->err != 0) {
+		rep->count = 0;
+		log_warnx("%s %s: %s", vw_msg_name(VW_MSG_VOLUME_STATUS),
+		    req->name, rep->msg);
+	}
+	send_reply(ph, VW_MSG_VOLUME_STATUS, id, rep, sizeof(*rep));
+	free(req);
+	free(rep);
+}
+
+/* A backend without the op refuses it with a sentence (not a protocol
+ * violation: the frontend cannot know every backend's abilities). */
+static int
+resize_unsupported(const struct vw_backend_ctx *ctx,
+    const struct vw_volume_req *req, struct vw_volume_reply *rep)
+{
+	snprintf(rep->msg, sizeof(rep->msg), "volume %s: driver %s (backend "
+	    "%s) cannot resize volumes; use a loop driver", req->name,
+	    ctx->driver->name, vw_backend_name(ctx->driver->backend));
+	return EOPNOTSUPP;
+}
+
+/* VOLUME_RESIZE: the new size must be given (validated as a size). */
+static void
+ph_volume_resize(struct ph *ph, uint64_t id, const void *p)
+{
+	const struct vw_volume_req *req = p;
+
+	if (!(req->opts.flags & VW_OPT_SIZE))
+		violation(VW_MSG_VOLUME_RESIZE, sizeof(*req), "no size");
+	volume_op(ph, VW_MSG_VOLUME_RESIZE, id, p, ph->be->resize != NULL ?
+	    ph->be->resize : resize_unsupported);
+}
+
+/* VOLUME_SCAN: the volumes of a shared backend (EOPNOTSUPP for the
+ * others).  Validated by ph_check_message. */
+static void
+ph_volume_scan(struct ph *ph, uint64_t id, const void *payload)
+{
+	struct vw_scan_req req;
+	struct vw_scan_reply *rep;
+
+	memcpy(&req, payload, sizeof(req));
+	if ((rep = calloc(1, sizeof(*rep))) == NULL)
+		fatal("allocating a reply");
+	if (ph->be->scan == NULL) {
+		rep->err = EOPNOTSUPP;
+		snprintf(rep->msg, sizeof(rep->msg), "driver %s (backend %s) "
+		    "keeps its volumes on this node only", ph->ctx->driver->name,
+		    ph->be->name);
+	} else
+		rep->err = ph->be->scan(ph->ctx, &req, rep);
+	if (rep->err != 0) {
+		rep->count = 0;
+		log_warnx("%s: %s", vw_msg_name(VW_MSG_VOLUME_SCAN), rep->msg);
+	}
+	send_reply(ph, VW_MSG_VOLUME_SCAN, id, rep, sizeof(*rep));
+	free(rep);
+}
+
 static void
 ph_volume_create(struct ph *ph, uint64_t id, const void *p)
 {
@@ -299,6 +421,13 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 		rc = vw_msg_recv(chan, buf, sizeof(buf), &hdr, &payload, &fd);
 		if (rc == 0)
 			return;		/* the frontend closed: normal exit */
+		/* It closed with replies of ours unread (it stopped while
+		 * requests were in flight): the same. */
+		if (rc < 0 && errno == ECONNRESET) {
+			log_debug("%s: the frontend closed the channel with "
+			    "replies unread", __func__);
+			return;
+		}
 		if (rc < 0) {
 			if (errno == EBADMSG)
 				fatalx("%s: protocol violation: a truncated, "
@@ -322,5 +451,7 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 		for (i = 0; ph_table[i].type != hdr.type; i++)
 			;	/* found: ph_check_message knows the type */
 		ph_table[i].fn(&ph, hdr.id, payload);
+		if (ph.gone)
+			return;	/* as at EOF: a normal exit */
 	}
 }

@@ -218,6 +218,13 @@ main(int argc, char *argv[])
 	if (be == NULL)
 		fatalx("backend %s is not available", vw_backend_name(ctx.driver->backend));
 	ctx.aux_fd = -1;
+	ctx.user = cfg.user;
+	ctx.cfg = &cfg;
+	ctx.foreground = foreground;
+	ctx.debug = debug;
+	ctx.seccomp_mode = vw_seccomp_mode_name(sc_mode);
+	if (be->prepare != NULL && be->prepare(ctx.driver, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	ctx.root_fd = open_root(ctx.driver->root, 0711, "driver root");
 	ctx.allowed_fds = calloc(ctx.driver->nallowed + 1, sizeof(int));
 	if (ctx.allowed_fds == NULL)
@@ -249,6 +256,8 @@ main(int argc, char *argv[])
 	    be->name, ctx.driver->root);
 
 	ph_serve(PH_CHANNEL_FD, &cfg, (size_t)driver, &ctx);
+	if (be->fini != NULL)
+		be->fini(&ctx);
 
 	/* The frontend is gone: stop advertising the driver to dockerd. */
 	sockfile_remove(&drv_sock);

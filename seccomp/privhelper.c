@@ -13,7 +13,10 @@
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -96,18 +99,69 @@ static const struct vw_sc_rule btrfs_rules[] = {
 	ALLOW(geteuid),
 };
 
+/* Not in the kernel's uapi headers (fs/xfs/libxfs/xfs_fs.h);
+ * backends/loop.c defines the same number. */
+#define XFS_IOC_FSGROWFSDATA_NR	_IOW('X', 110, struct { uint64_t a; uint32_t b; })
+
+/*
+ * loop (backends/loop.c; its start-up in loop-init.c runs before the
+ * filter).  Only these ioctls; mount only with exactly the flags the
+ * backend uses (nosuid,nodev, read-only for erofs: no bind, remount,
+ * move or propagation change), umount2 only with UMOUNT_NOFOLLOW (and
+ * MNT_DETACH for a busy mount).  No fork or exec: mkfs runs in the
+ * runner, reached with sendmsg.
+ */
+static const struct vw_sc_rule loop_rules[] = {
+	ALLOW_IF(ioctl, IOCTL_IS(LOOP_CTL_GET_FREE)),
+	ALLOW_IF(ioctl, IOCTL_IS(LOOP_CONFIGURE)),
+	ALLOW_IF(ioctl, IOCTL_IS(LOOP_CLR_FD)),
+	ALLOW_IF(ioctl, IOCTL_IS(LOOP_GET_STATUS64)),
+	ALLOW_IF(ioctl, IOCTL_IS(LOOP_SET_CAPACITY)),
+	/* resize: grow a mounted xfs (ext4 grows offline, in the runner) */
+	ALLOW_IF(ioctl, IOCTL_IS(XFS_IOC_FSGROWFSDATA_NR)),
+	DENY_IF(ioctl, ENOTTY, IOCTL_IS(TCGETS)),
+	ALLOW_IF(mount, SCMP_A3(SCMP_CMP_EQ, MS_NOSUID | MS_NODEV)),
+	ALLOW_IF(mount, SCMP_A3(SCMP_CMP_EQ, MS_NOSUID | MS_NODEV | MS_RDONLY)),
+	ALLOW_IF(umount2, SCMP_A1(SCMP_CMP_EQ, UMOUNT_NOFOLLOW)),
+	ALLOW_IF(umount2, SCMP_A1(SCMP_CMP_EQ, UMOUNT_NOFOLLOW | MNT_DETACH)),
+	/* images: size, superblock checks, adoption copy, durability, and
+	 * linking the finished O_TMPFILE through /proc/self/fd */
+	ALLOW(ftruncate), ALLOW(pread64), ALLOW(copy_file_range),
+	ALLOW(fdatasync), ALLOW(fsync), ALLOW(linkat),
+	ALLOW(fstatfs), ALLOW(statfs),
+};
+
+/*
+ * glusterfs (backends/glusterfs.c): the helper relays to the gfapi agent
+ * over an inherited socket (poll, sendmsg, recvmsg: the base list),
+ * checks with statfs/fstatfs that the driver root is a FUSE mount, and
+ * at exit waits for the FUSE keeper it started.  No ioctl.
+ */
+static const struct vw_sc_rule glusterfs_rules[] = {
+	ALLOW(fstatfs), ALLOW(statfs), ALLOW(wait4),
+	DENY(ioctl, ENOTTY),
+};
+
 int
 vw_seccomp_privhelper(enum vw_seccomp_mode mode, enum vw_backend_type backend,
     char *err, size_t errlen)
 {
 	enum { NBASE = sizeof(privhelper_rules) / sizeof(privhelper_rules[0]) };
-	struct vw_sc_rule rules[NBASE + sizeof(btrfs_rules) / sizeof(btrfs_rules[0])];
+	struct vw_sc_rule rules[NBASE + sizeof(btrfs_rules) / sizeof(btrfs_rules[0]) +
+	    sizeof(loop_rules) / sizeof(loop_rules[0]) +
+	    sizeof(glusterfs_rules) / sizeof(glusterfs_rules[0])];
 	const struct vw_sc_rule *extra = dir_rules;
 	size_t nextra = sizeof(dir_rules) / sizeof(dir_rules[0]);
 
 	if (backend == VW_BACKEND_BTRFS) {
 		extra = btrfs_rules;
 		nextra = sizeof(btrfs_rules) / sizeof(btrfs_rules[0]);
+	} else if (backend == VW_BACKEND_LOOP) {
+		extra = loop_rules;
+		nextra = sizeof(loop_rules) / sizeof(loop_rules[0]);
+	} else if (backend == VW_BACKEND_GLUSTERFS) {
+		extra = glusterfs_rules;
+		nextra = sizeof(glusterfs_rules) / sizeof(glusterfs_rules[0]);
 	}
 	memcpy(rules, privhelper_rules, sizeof(privhelper_rules));
 	memcpy(rules + NBASE, extra, nextra * sizeof(*extra));

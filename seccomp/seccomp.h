@@ -37,4 +37,10 @@ int vw_seccomp_frontend(enum vw_seccomp_mode mode, char *err, size_t errlen);
 int vw_seccomp_privhelper(enum vw_seccomp_mode mode,
     enum vw_backend_type backend, char *err, size_t errlen);
 
+/* Install the gfapi agent's filter (seccomp/agent.c): threads, TCP and
+ * unix sockets, epoll, file reads and translator loading; no exec,
+ * ptrace, mount or credential changes, signals only to itself.  Install
+ * it before gfapi starts threads.  Returns 0, or -1 with err. */
+int vw_seccomp_agent(enum vw_seccomp_mode mode, char *err, size_t errlen);
+
 #endif

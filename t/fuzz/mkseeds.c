@@ -130,6 +130,10 @@ helper_seeds(void)
 	    "db-old", "from=db@nightly");
 	volreq_be(VW_BACKEND_BTRFS, "create-nocow", VW_MSG_VOLUME_CREATE,
 	    "scratch", "nocow=true");
+	volreq_be(VW_BACKEND_BTRFS, "create-schedule", VW_MSG_VOLUME_CREATE,
+	    "app", "snapshot_every=1h,snapshot_keep=24");
+	volreq_be(VW_BACKEND_BTRFS, "status-btrfs", VW_MSG_VOLUME_STATUS,
+	    "app", "size=64M,snapshot_every=30m");
 	snapreq("snap-create", VW_MSG_VOLUME_SNAPSHOT_CREATE, "db", "nightly",
 	    0, 0, 0);
 	snapreq("snap-list", VW_MSG_VOLUME_SNAPSHOT_LIST, "db", "", 0, 15, 0);

@@ -6,7 +6,9 @@
  * has sanitizers), says HELLO, and sends thousands of messages, most of
  * them well-formed requests with random names and options (mountpoints
  * through symlinks, into the trash, outside every root, ...) and the rest
- * mutated: flipped bits, truncated or extended datagrams, unknown types,
+ * mutated: flipped bits, truncated or extended datagrams (a payload goes
+ * without its trailing zero bytes, so a cut one may still be valid),
+ * unknown types,
  * a passed descriptor, garbage, a second HELLO, requests before HELLO.
  * After each message the helper must either answer it (the reply's type,
  * id and length matching) or exit with status 1 after logging a protocol
@@ -18,7 +20,8 @@
  *
  * VW_FUZZ_MESSAGES (default 10000, 3000 with sanitizers) and VW_FUZZ_SEED (default: the time)
  * reproduce a run; the seed is printed.  VW_FUZZ_VERBOSE=1 prints every
- * error reply's message on stderr.
+ * error reply's message, and the log of every helper that ended with a
+ * violation, on stderr.
  */
 #include "vw-build.h"
 
@@ -155,6 +158,8 @@ reap(struct helper *h, const char *what)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
 	    strstr(read_log(), "protocol violation") != NULL) {
 		st.violations++;
+		if (getenv("VW_FUZZ_VERBOSE") != NULL)
+			fprintf(stderr, "after %s: %s", what, read_log());
 		return 0;
 	}
 	st.bad++;
@@ -166,6 +171,27 @@ reap(struct helper *h, const char *what)
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	diag("its log: %s", read_log());
 	return -1;
+}
+
+/* The reply payload a request type gets (as frontend/helper_client.c). */
+static size_t
+reply_size(uint32_t type)
+{
+	switch (type) {
+	case VW_MSG_HELLO:
+		return sizeof(struct vw_hello_reply);
+	case VW_MSG_VOLUME_SNAPSHOT_CREATE:
+	case VW_MSG_VOLUME_SNAPSHOT_LIST:
+	case VW_MSG_VOLUME_SNAPSHOT_DELETE:
+	case VW_MSG_VOLUME_SNAPSHOT_RESTORE:
+		return sizeof(struct vw_snap_reply);
+	case VW_MSG_VOLUME_STATUS:
+		return sizeof(struct vw_status_reply);
+	case VW_MSG_VOLUME_SCAN:
+		return sizeof(struct vw_scan_reply);
+	default:
+		return sizeof(struct vw_volume_reply);
+	}
 }
 
 /* path is dir or lies below it. */
@@ -208,9 +234,7 @@ await(struct helper *h, uint32_t type, uint64_t id, const char *what)
 		reap(h, what);
 		return 0;
 	}
-	want = type == VW_MSG_HELLO ? sizeof(struct vw_hello_reply) :
-	    type >= VW_MSG_VOLUME_SNAPSHOT_CREATE ? sizeof(struct vw_snap_reply) :
-	    sizeof(struct vw_volume_reply);
+	want = reply_size(type);
 	if (hdr.type != (type | VW_MSG_REPLY) || hdr.id != id || hdr.len != want) {
 		st.bad++;
 		diag("after %s: reply %s id %llu length %u", what,
@@ -222,12 +246,16 @@ await(struct helper *h, uint32_t type, uint64_t id, const char *what)
 	if (type == VW_MSG_HELLO)
 		return 1;
 	st.replies++;
-	if (type >= VW_MSG_VOLUME_SNAPSHOT_CREATE) {
-		const struct vw_snap_reply *r = payload;
+	if (want != sizeof(struct vw_volume_reply)) {
+		/* Snapshot, status and scan replies start with err and end
+		 * with msg. */
+		int32_t err;
+		const char *msg = (const char *)payload + want - VW_ERRMSG_MAX;
 
-		if (r->err != 0)
+		memcpy(&err, payload, sizeof(err));
+		if (err != 0)
 			st.errors++;
-		if (memchr(r->msg, '\0', sizeof(r->msg)) == NULL || r->err < 0) {
+		if (memchr(msg, '\0', VW_ERRMSG_MAX) == NULL || err < 0) {
 			st.bad++;
 			diag("after %s: an unterminated or negative reply", what);
 		}
@@ -392,9 +420,18 @@ gen_message(unsigned char *buf, uint64_t id, uint32_t *type)
 	struct vw_msg_hdr hdr;
 	size_t len;
 
-	*type = VW_MSG_VOLUME_CREATE + rnd() % 8;
-	if (*type <= VW_MSG_VOLUME_UNMOUNT) {
-		if (chance(60))
+	*type = VW_MSG_VOLUME_CREATE + rnd() % 11;	/* CREATE .. SCAN */
+	if (*type == VW_MSG_VOLUME_SCAN) {
+		struct vw_scan_req r;
+
+		memset(&r, 0, sizeof(r));
+		r.offset = chance(80) ? 0 : rnd() % 40;
+		r.gen = chance(90) ? 0 : rnd();
+		memcpy(buf + sizeof(hdr), &r, sizeof(r));
+		len = sizeof(r);
+	} else if (*type <= VW_MSG_VOLUME_UNMOUNT ||
+	    *type == VW_MSG_VOLUME_STATUS || *type == VW_MSG_VOLUME_RESIZE) {
+		if (*type <= VW_MSG_VOLUME_UNMOUNT && chance(60))
 			*type = chance(50) ? VW_MSG_VOLUME_CREATE : VW_MSG_VOLUME_REMOVE;
 		gen_volume((struct vw_volume_req *)(void *)(buf + sizeof(hdr)));
 		len = sizeof(struct vw_volume_req);
@@ -406,6 +443,10 @@ gen_message(unsigned char *buf, uint64_t id, uint32_t *type)
 	hdr.len = (uint32_t)len;
 	hdr.id = id;
 	memcpy(buf, &hdr, sizeof(hdr));
+	/* On the wire a payload goes without its trailing zero bytes
+	 * (common/proto.c); the receiver zero-fills up to hdr.len. */
+	while (len > 0 && buf[sizeof(hdr) + len - 1] == 0)
+		len--;
 	return sizeof(hdr) + len;
 }
 
@@ -433,7 +474,7 @@ one_message(struct helper *h)
 		}
 		what = "a request with flipped bits";
 		break;
-	case 2:		/* the header promises more than arrives */
+	case 2:		/* cut short: zero-filled, or refused if it now ends in 0 */
 		len = rnd() % len;
 		what = "a truncated request";
 		break;
@@ -467,6 +508,8 @@ one_message(struct helper *h)
 		memcpy(buf, &hdr, sizeof(hdr));
 		memcpy(buf + sizeof(hdr), &m, sizeof(m));
 		len = sizeof(hdr) + sizeof(m);
+		while (len > sizeof(hdr) && buf[len - 1] == 0)
+			len--;
 		type = VW_MSG_HELLO;
 		what = "a second HELLO";
 	}

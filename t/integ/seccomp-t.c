@@ -27,7 +27,7 @@
 #include "seccomp/seccomp.h"
 #include "t/lib/tap.h"
 
-enum which { FRONTEND, PRIVHELPER, PRIVHELPER_BTRFS };
+enum which { FRONTEND, PRIVHELPER, PRIVHELPER_BTRFS, PRIVHELPER_LOOP };
 
 static int
 install(enum which w)
@@ -35,7 +35,8 @@ install(enum which w)
 	char err[512];
 	int rc = w == FRONTEND ? vw_seccomp_frontend(VW_SECCOMP_KILL, err, sizeof(err)) :
 	    vw_seccomp_privhelper(VW_SECCOMP_KILL, w == PRIVHELPER_BTRFS ?
-	    VW_BACKEND_BTRFS : VW_BACKEND_DIR, err, sizeof(err));
+	    VW_BACKEND_BTRFS : w == PRIVHELPER_LOOP ? VW_BACKEND_LOOP :
+	    VW_BACKEND_DIR, err, sizeof(err));
 
 	if (rc < 0) {
 		fprintf(stderr, "install: %s\n", err);
@@ -98,6 +99,36 @@ static long act_ioctl_snap_destroy_enotty(void)
 	return syscall(SYS_ioctl, -1, BTRFS_IOC_SNAP_DESTROY, NULL) < 0 &&
 	    errno == ENOTTY ? 0 : -1;
 }
+
+/* The loop filter: its loop ioctls (EBADF on fd -1), mount with exactly
+ * nosuid,nodev (ENOENT: no such target), umount2 with UMOUNT_NOFOLLOW;
+ * a bind mount, a plain umount2 and fork are killed. */
+static long act_ioctl_get_free(void)
+{
+	return syscall(SYS_ioctl, -1, LOOP_CTL_GET_FREE) < 0 &&
+	    errno == EBADF ? 0 : -1;
+}
+static long act_ioctl_configure(void)
+{
+	return syscall(SYS_ioctl, -1, LOOP_CONFIGURE, NULL) < 0 &&
+	    errno == EBADF ? 0 : -1;
+}
+static long act_mount_nosuid(void)
+{
+	return syscall(SYS_mount, "/dev/null", "/nonexistent-vw/x", "ext4",
+	    MS_NOSUID | MS_NODEV, NULL) < 0 && errno == ENOENT ? 0 : -1;
+}
+static long act_mount_bind(void)
+{
+	return syscall(SYS_mount, "/", "/nonexistent-vw/x", NULL, MS_BIND, NULL);
+}
+static long act_umount_nofollow(void)
+{
+	return syscall(SYS_umount2, "/nonexistent-vw/x", UMOUNT_NOFOLLOW) < 0 &&
+	    errno == ENOENT ? 0 : -1;
+}
+static long act_umount_plain(void) { return syscall(SYS_umount2, "/nonexistent-vw/x", 0); }
+static long act_fork(void) { return syscall(SYS_fork); }
 
 /* Allowed: must return normally. */
 static long act_getpid(void) { return syscall(SYS_getpid) > 0 ? 0 : -1; }
@@ -189,5 +220,30 @@ main(void)
 	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "mount", act_mount);
 	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "execve", act_execve);
 	killed(PRIVHELPER_BTRFS, "privhelper (btrfs)", "socket(AF_INET)", act_inet);
+
+	/* The loop helper's filter. */
+	allowed(PRIVHELPER_LOOP, "privhelper (loop)", "LOOP_CTL_GET_FREE",
+	    act_ioctl_get_free);
+	allowed(PRIVHELPER_LOOP, "privhelper (loop)", "LOOP_CONFIGURE",
+	    act_ioctl_configure);
+	allowed(PRIVHELPER_LOOP, "privhelper (loop)", "mount nosuid,nodev",
+	    act_mount_nosuid);
+	allowed(PRIVHELPER_LOOP, "privhelper (loop)", "umount2(UMOUNT_NOFOLLOW)",
+	    act_umount_nofollow);
+	allowed(PRIVHELPER_LOOP, "privhelper (loop)", "isatty's TCGETS failing "
+	    "with ENOTTY", act_ioctl_tcgets);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "ioctl(LOOP_SET_FD)",
+	    act_ioctl_loop);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "a btrfs ioctl",
+	    act_ioctl_quota);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "mount(MS_BIND)",
+	    act_mount_bind);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "mount without nosuid,nodev",
+	    act_mount);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "umount2 without "
+	    "UMOUNT_NOFOLLOW", act_umount_plain);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "fork", act_fork);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "execve", act_execve);
+	killed(PRIVHELPER_LOOP, "privhelper (loop)", "socket(AF_INET)", act_inet);
 	return done_testing();
 }

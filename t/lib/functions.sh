@@ -50,7 +50,10 @@ vw_start() {
 	"$VOLWARDEN" --foreground --debug --admin-socket "$VW_ADMIN" "$@" \
 	    >>"$VW_LOG" 2>&1 &
 	VW_PID=$!
-	cleanup_fn "kill -9 $VW_PID"
+	# Only while it is still ours: vw_stop clears VW_PID, and pid_max may
+	# be small enough (32768) that another test's process gets the pid
+	# of one stopped long before this test exits.
+	cleanup_fn "[ \"\${VW_PID:-}\" = $VW_PID ] && kill -9 $VW_PID"
 	for i in $(seq 1 300); do
 		if ! kill -0 "$VW_PID" 2>/dev/null; then
 			diag "volwarden exited during start-up:"
@@ -89,6 +92,10 @@ vw_stop() {
 	wait "$VW_PID"
 	status=$?
 	VW_PID=
+	if [ "$status" -ne 0 ]; then
+		diag "volwarden exited with status $status; its log ends:"
+		diag "$(grep -v ': debug: ' "$VW_LOG" | tail -5)"
+	fi
 	return $status
 }
 
@@ -164,4 +171,25 @@ busybox_image() {
 		ln -sf busybox "$root/bin/$a"
 	done
 	tar -C "$root" -c . | $DOCKER import - "$1" >/dev/null
+}
+
+# ------------------------------------------------------------------ btrfs
+# btrfs_fs SIZE: a BTRFS file system on a sparse image file of SIZE in
+# TESTDIR, loop-mounted at BTRFS_MNT ($TESTDIR/mnt), unmounted and its
+# loop device detached at exit.  Skips the test where the kernel or the
+# machine cannot do that.
+btrfs_fs() {
+	local img="$TESTDIR/btrfs.img" dev
+	BTRFS_MNT="$TESTDIR/mnt"
+	grep -qw btrfs /proc/filesystems 2>/dev/null || modprobe btrfs 2>/dev/null ||
+		skip_all "the kernel has no btrfs support"
+	truncate -s "$1" "$img" || bail_out "cannot make $img"
+	mkfs.btrfs -q "$img" >"$TESTDIR/mkfs.log" 2>&1 ||
+		bail_out "mkfs.btrfs failed: $(cat "$TESTDIR/mkfs.log")"
+	mkdir -p "$BTRFS_MNT"
+	mount -o loop "$img" "$BTRFS_MNT" || skip_all "cannot loop-mount a BTRFS image here"
+	dev=$(findmnt -n -o SOURCE "$BTRFS_MNT")
+	cleanup_fn "losetup -d '$dev' 2>/dev/null"
+	cleanup_fn "umount '$BTRFS_MNT' || umount -l '$BTRFS_MNT'"
+	diag "BTRFS on $dev at $BTRFS_MNT"
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/proto.h"
 #include "t/lib/tap.h"
 
 static const char *
@@ -21,6 +22,14 @@ parse_err(const char *text)
 		snprintf(err, sizeof(err), "(accepted)");
 	vw_config_free(&cfg);
 	return err;
+}
+
+/* got contains want. */
+static void
+has(const char *got, const char *want, const char *what)
+{
+	if (!ok(strstr(got, want) != NULL, "%s", what))
+		diag("got \"%s\", should contain \"%s\"", got, want);
 }
 
 #define DRV(body) "{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"/v\"" body "}]}"
@@ -48,23 +57,52 @@ main(void)
 	    "t.json: key bogus: unknown key; valid keys are: user, state_dir, run_dir, socket_dir, socket_group, admin_socket, limits, drivers",
 	    "unknown top-level key");
 	is_string(parse_err(DRV(",\"size\":\"1G\"")),
-	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove",
+	    "t.json: key drivers[0].size: unknown key; valid driver keys are: name, backend, root, allowed_roots, on_remove, for backend loop default_size, fs, mount_dir, and for glusterfs volume, servers, subdir, node, lease_ttl",
 	    "unknown driver key");
+	is_string(parse_err(DRV(",\"fs\":\"xfs\"")),
+	    "t.json: key drivers[0]: default_size, fs and mount_dir are keys of backend \"loop\" only",
+	    "loop keys refused for a dir driver");
+	{
+		struct vw_config c;
+		char e[512];
+
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\",\"fs\":\"xfs\",\"default_size\":"
+		    "\"100M\"}]}", "t.json", e, sizeof(e)) < 0 &&
+		    strcmp(e, "t.json: key drivers[0].default_size: xfs needs at "
+		    "least 300 MiB; raise default_size") == 0,
+		    "loop: a default_size below the fs minimum is refused");
+		vw_config_free(&c);
+		memset(&c, 0, sizeof(c));
+		ok(vw_config_parse(&c, "{\"drivers\":[{\"name\":\"vl\",\"backend\":"
+		    "\"loop\",\"root\":\"/v\"}]}", "t.json", e, sizeof(e)) == 0 &&
+		    c.drivers[0].fs == VW_FS_EXT4 &&
+		    c.drivers[0].default_size == (10ULL << 30) &&
+		    strcmp(c.drivers[0].mount_dir, "/run/volwarden/loop/vl") == 0,
+		    "loop: defaults ext4, 10G, /run/volwarden/loop/NAME");
+		vw_config_free(&c);
+	}
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"dir\",\"root\":\"rel\"}]}"),
 	    "t.json: key drivers[0].root: must be an absolute path, got \"rel\"",
 	    "relative root");
-	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"zfs\",\"root\":\"/v\"}]}"),
-	    VW_BTRFS_BUILT ?
-	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir, btrfs" :
-	    "t.json: key drivers[0].backend: backend \"zfs\" is not available in this build; available: dir",
-	    "backend not built");
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "t.json: key drivers[0].backend: "
+		    "backend \"zfs\" is not available in this build; available: "
+		    "dir%s, loop%s", VW_BTRFS_BUILT ? ", btrfs" : "",
+		    VW_GLUSTERFS_BUILT ? ", glusterfs" : "");
+		is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"zfs\",\"root\":\"/v\"}]}"),
+		    want, "backend not built");
+	}
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\"}]}"),
 	    VW_BTRFS_BUILT ? "(accepted)" :
 	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available: this volwarden was built without libbtrfsutil; install libbtrfsutil-dev and rebuild (./configure --with-btrfs), or use backend \"dir\"",
 	    "backend btrfs: accepted with libbtrfsutil, else refused with advice");
 	is_string(parse_err("{\"drivers\":[{\"name\":\"vw\",\"backend\":\"btrfs\",\"root\":\"/v\",\"allowed_roots\":[\"/srv\"]}]}"),
 	    VW_BTRFS_BUILT ?
-	    "t.json: key drivers[0].allowed_roots: only the dir backend places volumes under allowed roots; a btrfs volume always lives under the driver root /v" :
+	    "t.json: key drivers[0].allowed_roots: only the dir backend places volumes under allowed roots (and loop reads sources and images there); a btrfs volume always lives under the driver root /v" :
 	    "t.json: key drivers[0].backend: backend \"btrfs\" is not available: this volwarden was built without libbtrfsutil; install libbtrfsutil-dev and rebuild (./configure --with-btrfs), or use backend \"dir\"",
 	    "allowed_roots refused for btrfs");
 	is_string(parse_err(DRV(",\"root\":\"/w\"")),
@@ -172,5 +210,78 @@ main(void)
 		ok(found, "--admin-socket is passed on to the helper");
 	}
 	vw_config_free(&cfg);
+
+	/* glusterfs drivers. */
+#define GL(body) "{\"drivers\":[{\"name\":\"gv\",\"backend\":\"glusterfs\",\"root\":\"/g\"" body "}]}"
+	if (VW_GLUSTERFS_BUILT) {
+		is_string(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\",\"h2:24007\",\"tcp://[::1]:24007\",\"unix:///run/g.sock\"],\"subdir\":\"docker//vols/\",\"node\":\"n1\",\"lease_ttl\":10")),
+		    "(accepted)", "glusterfs: every key accepted");
+		is_string(parse_err(GL(",\"servers\":[\"h1\"]")),
+		    "t.json: key drivers[0].volume: a glusterfs driver needs the Gluster volume's name",
+		    "glusterfs: volume required");
+		is_string(parse_err(GL(",\"volume\":\"gv0\"")),
+		    "t.json: key drivers[0].servers: a glusterfs driver needs at least one Gluster server",
+		    "glusterfs: servers required");
+		is_string(parse_err(GL(",\"volume\":\"g/v\",\"servers\":[\"h1\"]")),
+		    "t.json: key drivers[0].volume: \"g/v\" is not a Gluster volume name (1 to 64 letters, digits, '-' and '_')",
+		    "glusterfs: a volume name with / refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1:99999\"]")),
+		    "servers[0]: \"h1:99999\" is not a server",
+		    "glusterfs: a bad port refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h 1\"]")),
+		    "is not a server", "glusterfs: a host name with a space refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"subdir\":\"a/../b\"")),
+		    "drivers[0].subdir: \"a/../b\" must be a relative path",
+		    "glusterfs: subdir with .. refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"subdir\":\"/abs\"")),
+		    "must be a relative path", "glusterfs: absolute subdir refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"subdir\":\"a/.volwarden\"")),
+		    "may start with '.'", "glusterfs: a hidden subdir component refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"node\":\"../n\"")),
+		    "drivers[0].node: \"../n\" cannot name this node",
+		    "glusterfs: a node name with .. refused");
+		has(parse_err(GL(",\"volume\":\"gv0\",\"servers\":[\"h1\"],\"lease_ttl\":1")),
+		    "lease_ttl: must be a whole number of seconds from 3",
+		    "glusterfs: lease_ttl below 3 s refused");
+		is_string(parse_err(DRV(",\"volume\":\"gv0\"")),
+		    "t.json: key drivers[0].volume: only a glusterfs driver takes this key",
+		    "dir: glusterfs keys refused");
+	}
+	{
+		struct vw_gluster_server sv;
+
+		ok(vw_gluster_server_parse("rdma://h-1.x:1234", &sv, err,
+		    sizeof(err)) == 0 && strcmp(sv.transport, "rdma") == 0 &&
+		    strcmp(sv.host, "h-1.x") == 0 && sv.port == 1234,
+		    "server: rdma://HOST:PORT parsed");
+		ok(vw_gluster_server_parse("[fe80::1]", &sv, err, sizeof(err)) == 0 &&
+		    strcmp(sv.host, "fe80::1") == 0 && sv.port == 0,
+		    "server: [IPV6] parsed");
+		ok(vw_gluster_server_parse("h1:", &sv, err, sizeof(err)) < 0,
+		    "server: an empty port refused");
+	}
+	/* docker-volume-glusterfs's GFS_VOLUME and GFS_SERVERS. */
+	memset(&ov, 0, sizeof(ov));
+	ov.no_config = 1;
+	ov.gfs_volume = "gv0";
+	ov.gfs_servers = "h1:h2, h3:24008";
+	if (VW_GLUSTERFS_BUILT) {
+		ok(vw_config_load(&cfg, &ov, 0, err, sizeof(err)) == 0,
+		    "legacy GFS_* add a driver to the embedded default");
+		ok(cfg.ndrivers == 2 && strcmp(cfg.drivers[1].name, "glusterfs") == 0 &&
+		    cfg.drivers[1].backend == VW_BACKEND_GLUSTERFS &&
+		    strcmp(cfg.drivers[1].root, VW_DEFAULT_GLUSTER_ROOT) == 0,
+		    "named glusterfs, mounted at " VW_DEFAULT_GLUSTER_ROOT);
+		ok(cfg.ndrivers == 2 && cfg.drivers[1].gl.nservers == 3 &&
+		    strcmp(cfg.drivers[1].gl.servers[0], "h1") == 0 &&
+		    strcmp(cfg.drivers[1].gl.servers[1], "h2") == 0 &&
+		    strcmp(cfg.drivers[1].gl.servers[2], "h3:24008") == 0,
+		    "the server list is split at commas, spaces and list colons");
+		vw_config_free(&cfg);
+		ov.gfs_servers = NULL;
+		ok(vw_config_load(&cfg, &ov, 0, err, sizeof(err)) < 0 &&
+		    strstr(err, "must be given together") != NULL,
+		    "GFS_VOLUME without GFS_SERVERS refused");
+	}
 	return done_testing();
 }

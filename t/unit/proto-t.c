@@ -44,6 +44,44 @@ main(void)
 	ok(memcmp(payload, &req, sizeof(req)) == 0, "payload kept");
 	is_int(fd, -1, "no descriptor");
 
+	/* Trailing zero bytes are not sent, and come back as zeros. */
+	memset(buf, 0x5a, sizeof(buf));
+	ok(vw_msg_send(sv[0], VW_MSG_VOLUME_CREATE, 43, &req, sizeof(req), -1) == 0,
+	    "send it again");
+	{
+		ssize_t wire = recv(sv[1], buf, sizeof(buf), MSG_PEEK);
+
+		ok(wire > (ssize_t)sizeof(hdr) && wire < 400,
+		    "the datagram stops at the last non-zero byte (%zd bytes)", wire);
+	}
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == 1 && hdr.len == sizeof(req) &&
+	    memcmp(payload, &req, sizeof(req)) == 0,
+	    "the receiver zero-fills it back to the full payload");
+
+	/* A datagram that sends a trailing zero (not canonical) is refused. */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = VW_MSG_VOLUME_CREATE;
+	hdr.len = sizeof(req);
+	memcpy(buf, &hdr, sizeof(hdr));
+	memset(buf + sizeof(hdr), 0, 64);
+	buf[sizeof(hdr)] = 'x';
+	ok(write(sv[0], buf, sizeof(hdr) + 64) == (ssize_t)sizeof(hdr) + 64,
+	    "write a message ending in zero bytes");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == -1 && errno == EBADMSG, "a sent trailing zero is EBADMSG");
+
+	/* A header claiming more than the buffer holds is refused. */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = VW_MSG_VOLUME_CREATE;
+	hdr.len = 0x7fffffff;
+	memcpy(buf, &hdr, sizeof(hdr));
+	buf[sizeof(hdr)] = 'x';
+	ok(write(sv[0], buf, sizeof(hdr) + 1) == (ssize_t)sizeof(hdr) + 1,
+	    "write a message claiming 2 GiB");
+	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
+	ok(rc == -1 && errno == EBADMSG, "a length beyond the buffer is EBADMSG");
+
 	/* The biggest message fits; one byte more is refused by the sender. */
 	ok(vw_msg_send(sv[0], VW_MSG_VOLUME_CREATE | VW_MSG_REPLY, 1, buf,
 	    VW_MSG_MAX - sizeof(hdr) + 1, -1) < 0 && errno == EMSGSIZE,
@@ -54,11 +92,12 @@ main(void)
 	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);
 	ok(rc == -1 && errno == EBADMSG, "short datagram is EBADMSG");
 
-	/* A header whose len disagrees with the datagram is EBADMSG. */
+	/* A header whose len is shorter than the datagram is EBADMSG. */
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.type = VW_MSG_HELLO;
-	hdr.len = 100;
+	hdr.len = 10;
 	memcpy(buf, &hdr, sizeof(hdr));
+	memset(buf + sizeof(hdr), 'y', 16);
 	ok(write(sv[0], buf, sizeof(hdr) + 16) == (ssize_t)sizeof(hdr) + 16,
 	    "write a mis-sized message");
 	rc = vw_msg_recv(sv[1], buf, sizeof(buf), &hdr, &payload, &fd);

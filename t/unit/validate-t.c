@@ -3,9 +3,11 @@
 #include "vw-build.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/config.h"
+#include "common/options.h"
 #include "common/validate.h"
 #include "t/lib/tap.h"
 
@@ -113,8 +115,23 @@ main(void)
 
 	/* The helper's re-check of received structs. */
 	memset(&o, 0, sizeof(o));
-	o.flags = 0x100;
+	o.flags = VW_OPT_ALL + 1;
 	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "unknown flag bits refused");
+	memset(&o, 0, sizeof(o));
+	o.fs = VW_FS_EXT4;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "fs without its flag refused");
+	o.flags = VW_OPT_FS;
+	o.fs = VW_FS_EROFS + 1;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "fs out of range refused");
+	memset(&o, 0, sizeof(o));
+	o.snapshot_keep = 3;
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "snapshot_keep without its flag refused");
+	memset(&o, 0, sizeof(o));
+	o.flags = VW_OPT_SOURCE | VW_OPT_IMAGE;
+	strcpy(o.mountpoint, "/srv/x");
+	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "source and image together refused");
+	o.flags = VW_OPT_SOURCE;
+	ok(vw_opts_check(&o, err, sizeof(err)) == 0, "source alone with a path accepted");
 	memset(&o, 0, sizeof(o));
 	o.mode = 0700;
 	ok(vw_opts_check(&o, err, sizeof(err)) < 0, "mode without its flag refused");
@@ -219,6 +236,65 @@ main(void)
 		b.flags &= ~VW_OPT_SIZE;
 		b.from[sizeof(b.from) - 1] = 'x';
 		ok(vw_opts_check(&b, err, sizeof(err)) < 0, "from with bytes after its NUL refused");
+	}
+	/* The snapshot schedule's options (btrfs). */
+	{
+		static const struct { const char *v; uint64_t s; } dgood[] = {
+			{ "10s", 10 }, { "10", 10 }, { "90s", 90 }, { "15m", 900 },
+			{ "1h", 3600 }, { "1d", 86400 }, { "2w", 1209600 },
+			{ "366d", 366 * 86400 }, { "0010m", 600 },
+		};
+		static const char *const dbad[] = { "", "9s", "9", "0", "1", "5s",
+		    "1.5h", "-1h", "+1h", "h", "1H", "1hour", "1h30m", " 1h",
+		    "1h ", "367d", "53w", "99999999999999999999s",
+		    "18446744073709551615w" };
+		struct vw_volume_opts b;
+		uint64_t sec;
+
+		for (size_t i = 0; i < sizeof(dgood) / sizeof(dgood[0]); i++)
+			ok(vw_duration_parse(dgood[i].v, strlen(dgood[i].v), &sec) == 0 &&
+			    sec == dgood[i].s, "duration %s = %llu s", dgood[i].v,
+			    (unsigned long long)dgood[i].s);
+		for (size_t i = 0; i < sizeof(dbad) / sizeof(dbad[0]); i++)
+			ok(vw_duration_parse(dbad[i], strlen(dbad[i]), &sec) < 0,
+			    "duration \"%s\" refused", dbad[i]);
+		memset(&b, 0, sizeof(b));
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "snapshot_keep", 13, "3", 1,
+		    &b, err, sizeof(err)) == 0 && b.snapshot_keep == 3,
+		    "btrfs: snapshot_keep=3");
+		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) < 0,
+		    "snapshot_keep without snapshot_every refused");
+		has_string(err, "snapshot_keep needs snapshot_every",
+		    "... saying it needs snapshot_every");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "snapshot_every", 14, "30m",
+		    3, &b, err, sizeof(err)) == 0 && b.snapshot_every == 1800,
+		    "btrfs: snapshot_every=30m");
+		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) == 0 &&
+		    vw_opts_check(&b, err, sizeof(err)) == 0,
+		    "snapshot_every with snapshot_keep passes both checks");
+		ok(vw_opts_check_backend(VW_BACKEND_DIR, &b, err, sizeof(err)) < 0,
+		    "the schedule refused for a dir driver");
+		ok(vw_opt_parse_backend(VW_BACKEND_DIR, "snapshot_every", 14, "1h",
+		    2, &b, err, sizeof(err)) < 0, "dir: snapshot_every is unknown");
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "snapshot_every", 14, "5s",
+		    2, &b, err, sizeof(err)) < 0, "btrfs: snapshot_every=5s refused");
+		has_string(err, "from 10s to 366d", "... naming the range");
+		for (const char *const *k = (const char *const[]){ "0", "1001",
+		    "01", "-1", "x", "", "1 ", NULL }; *k != NULL; k++)
+			ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "snapshot_keep", 13,
+			    *k, strlen(*k), &b, err, sizeof(err)) < 0,
+			    "snapshot_keep \"%s\" refused", *k);
+		ok(vw_opt_parse_backend(VW_BACKEND_BTRFS, "snapshot_keep", 13,
+		    "1000", 4, &b, err, sizeof(err)) == 0 && b.snapshot_keep == 1000,
+		    "snapshot_keep=1000 accepted");
+		/* A received request or replayed state out of range. */
+		b.snapshot_every = 5;
+		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) < 0,
+		    "snapshot_every 5 s refused by the backend check");
+		b.snapshot_every = 3600;
+		b.snapshot_keep = 0;
+		ok(vw_opts_check_backend(VW_BACKEND_BTRFS, &b, err, sizeof(err)) < 0,
+		    "snapshot_keep 0 with its flag refused by the backend check");
 	}
 	return done_testing();
 }
