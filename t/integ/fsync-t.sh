@@ -26,7 +26,17 @@ DEV="$TESTDIR/dev"	# the tmpfs holding the device's backing file
 MNT="$TESTDIR/st"	# the ext4 holding the state directory
 mkdir -p "$DEV" "$MNT"
 mount -t tmpfs -o size=24m,mode=0700 vwfsync "$DEV" || bail_out "cannot mount a tmpfs"
-cleanup_fn "umount '$DEV'"
+# The kernel lets go of a detached loop device's backing file a moment
+# later: until then the tmpfs is busy.
+umount_dev() {
+	local i
+	for i in $(seq 1 100); do
+		umount "$DEV" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	umount -l "$DEV"
+}
+cleanup_fn umount_dev
 truncate -s 64M "$DEV/img"
 mkfs.ext4 -q -F -O ^has_journal -E lazy_itable_init=0,nodiscard "$DEV/img" ||
 	bail_out "mkfs.ext4 failed"
