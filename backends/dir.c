@@ -26,6 +26,7 @@
  * relative path beneath it, plus the absolute path to report. */
 struct location {
 	int		 basefd;
+	size_t		 base;		/* allowed root index, (size_t)-1: root */
 	const char	*rel;
 	char		 abs[VW_PATH_MAX];
 };
@@ -56,6 +57,7 @@ locate(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		return EPERM;
 	loc->basefd = allowed == (size_t)-1 ? ctx->root_fd :
 	    ctx->allowed_fds[allowed];
+	loc->base = allowed;
 	return 0;
 }
 
@@ -248,6 +250,59 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		    aside);
 		return 0;
 	}
+	/* Delete later: move the tree into the trash at once (one rename on
+	 * the same file system) and let the helper empty it between
+	 * requests.  A directory that is a mount point (EBUSY) or on another
+	 * file system than its root (EXDEV), or a root without a trash, is
+	 * deleted now, while Remove waits. */
+	{
+		char entry[NAME_MAX + 1];
+		struct stat st;
+
+		if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			err = errno;
+			close(pfd);
+			if (err == ENOENT)
+				return 0;	/* already gone */
+			return fail(rep, err, "cannot delete %s: %s; the data is "
+			    "kept", loc.abs, strerror(err));
+		}
+		if (S_ISLNK(st.st_mode)) {
+			close(pfd);
+			return fail(rep, ELOOP, "cannot delete %s: it is a symbolic "
+			    "link, which is never followed; nothing was deleted "
+			    "(remove the link by hand if it is not wanted)",
+			    loc.abs);
+		}
+		/* A mount inside would move along into the trash and stop
+		 * its deletion there: refuse now, having deleted nothing. */
+		if (S_ISDIR(st.st_mode) && ph_mounts_beneath(loc.abs) > 0) {
+			close(pfd);
+			return fail(rep, EXDEV, "cannot delete %s: it contains a "
+			    "mount point, which is never entered; nothing was "
+			    "deleted: unmount it and remove the volume again",
+			    loc.abs);
+		}
+		if (S_ISDIR(st.st_mode) && ph_trash_move(loc.base, pfd, last,
+		    entry, sizeof(entry)) == 0) {
+			close(pfd);
+			log_info("volume %s: removed; %s moved to the trash as %s "
+			    "and deleted in the background", req->name, loc.abs,
+			    entry);
+			return 0;
+		}
+		if (S_ISDIR(st.st_mode) && errno == ENOENT) {
+			close(pfd);
+			return 0;
+		}
+		if (S_ISDIR(st.st_mode) && errno != ENOSYS && errno != EXDEV &&
+		    errno != EBUSY) {
+			err = errno;
+			close(pfd);
+			return fail(rep, err, "cannot move %s to the trash: %s; the "
+			    "data is kept", loc.abs, strerror(err));
+		}
+	}
 	if (ph_remove_tree(pfd, last) < 0 && errno != ENOENT) {
 		err = errno;
 		close(pfd);
@@ -265,6 +320,13 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	return 0;
 }
 
+/* Start-up: the trash directories (privhelper/trash.c). */
+static int
+dir_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
+{
+	return ph_trash_init(ctx, err, errlen);
+}
+
 const struct vw_backend vw_backend_dir = {
 	.name = "dir",
 	/* CAP_CHOWN for the uid/gid options; CAP_FOWNER for mode on a
@@ -276,6 +338,7 @@ const struct vw_backend vw_backend_dir = {
 	 * open_by_handle_at. */
 	.caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) |
 	    (1ULL << CAP_FOWNER) | (1ULL << CAP_FSETID),
+	.init = dir_init,
 	.create = dir_create,
 	.remove = dir_remove,
 	.mount = dir_mount,

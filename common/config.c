@@ -619,6 +619,8 @@ parse_limits(struct vw_limits *l, yajl_val obj, const char *source, char *err,
 		    1, 86400 },
 		{ "max_connections", offsetof(struct vw_limits, max_connections),
 		    16, 65536 },
+		{ "helper_timeout", offsetof(struct vw_limits, helper_timeout),
+		    1, 3600 },
 	};
 	char key[96];
 
@@ -638,7 +640,7 @@ parse_limits(struct vw_limits *l, yajl_val obj, const char *source, char *err,
 		if (j == sizeof(keys) / sizeof(keys[0]))
 			return keyerr(err, errlen, source, key, "unknown key; valid "
 			    "limits are: max_body_bytes, max_header_bytes, "
-			    "idle_timeout, max_connections");
+			    "idle_timeout, max_connections, helper_timeout");
 		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < keys[j].min ||
 		    YAJL_GET_INTEGER(v) > keys[j].max)
 			return keyerr(err, errlen, source, key, "must be an integer "
@@ -662,6 +664,7 @@ vw_config_parse(struct vw_config *cfg, const char *text, const char *source,
 	cfg->limits.max_header_bytes = VW_DEFAULT_MAX_HEADER;
 	cfg->limits.idle_timeout = VW_DEFAULT_IDLE_TIMEOUT;
 	cfg->limits.max_connections = VW_DEFAULT_MAX_CONNECTIONS;
+	cfg->limits.helper_timeout = VW_DEFAULT_HELPER_TIMEOUT;
 	if ((cfg->source = strdup(source)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -1264,9 +1267,11 @@ vw_config_print(const struct vw_config *cfg, FILE *fp)
 	fputs(",\n  \"admin_socket\": ", fp);
 	print_json_string(fp, cfg->admin_socket);
 	fprintf(fp, ",\n  \"limits\": {\"max_body_bytes\": %u, \"max_header_bytes\": "
-	    "%u, \"idle_timeout\": %u, \"max_connections\": %u}",
+	    "%u, \"idle_timeout\": %u, \"max_connections\": %u, "
+	    "\"helper_timeout\": %u}",
 	    cfg->limits.max_body_bytes, cfg->limits.max_header_bytes,
-	    cfg->limits.idle_timeout, cfg->limits.max_connections);
+	    cfg->limits.idle_timeout, cfg->limits.max_connections,
+	    cfg->limits.helper_timeout);
 	fputs(",\n  \"drivers\": [", fp);
 	for (size_t i = 0; i < cfg->ndrivers; i++) {
 		const struct vw_driver *d = &cfg->drivers[i];

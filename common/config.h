@@ -114,6 +114,7 @@ struct vw_config {
 		uint32_t max_header_bytes;	/* request headers, bytes */
 		uint32_t idle_timeout;		/* per connection, seconds */
 		uint32_t max_connections;	/* open at once, all sockets */
+		uint32_t helper_timeout;	/* per request, seconds */
 	}		 limits;
 };
 
@@ -122,6 +123,9 @@ struct vw_config {
 #define VW_DEFAULT_MAX_HEADER		(8 * 1024)
 #define VW_DEFAULT_IDLE_TIMEOUT		300
 #define VW_DEFAULT_MAX_CONNECTIONS	1024
+/* Below dockerd's 1-minute timeout of Get, Remove and Unmount, so that
+ * dockerd reads our error rather than its own. */
+#define VW_DEFAULT_HELPER_TIMEOUT	50
 
 /* Command-line overrides; strings are borrowed from argv. */
 struct vw_overrides {

@@ -312,6 +312,20 @@ vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen)
 	return 0;
 }
 
+/* The first component of rel is the helper's trash directory. */
+static int
+in_trash(const char *rel, const char *path, char *err, size_t errlen)
+{
+	size_t n = strlen(VW_TRASH_DIR);
+
+	if (strncmp(rel, VW_TRASH_DIR, n) != 0 || (rel[n] != '\0' && rel[n] != '/'))
+		return 0;
+	snprintf(err, errlen, "%s lies in %s, where volwarden keeps deleted "
+	    "volumes until they are emptied; choose another mountpoint", path,
+	    VW_TRASH_DIR);
+	return 1;
+}
+
 int
 vw_volume_path(const struct vw_driver *d, const char *name,
     const struct vw_volume_opts *o, char *out, size_t outlen, size_t *allowed,
@@ -347,7 +361,7 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 					break;
 				*allowed = i;
 				*rel = out + (rest - mp);
-				return 0;
+				return in_trash(*rel, out, err, errlen) ? -1 : 0;
 			}
 		}
 		o2 = (size_t)snprintf(err, errlen, "mountpoint %s is not beneath "
@@ -372,7 +386,7 @@ vw_volume_path(const struct vw_driver *d, const char *name,
 		return -1;
 	}
 	*rel = out + strlen(d->root) + 1;
-	return 0;
+	return in_trash(*rel, out, err, errlen) ? -1 : 0;
 }
 
 size_t

@@ -70,6 +70,15 @@ const char *vw_path_beneath(const char *root, const char *path);
 int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
 
 /*
+ * The trash directory the helper keeps directly below the driver root and
+ * each allowed root (privhelper/trash.c): a volume deleted with on_remove
+ * delete is renamed into it and emptied in the background.  No volume
+ * may live there: vw_volume_path refuses a path whose first component
+ * below its root is this name (a volume name cannot start with '.').
+ */
+#define VW_TRASH_DIR	".volwarden-trash"
+
+/*
  * Where a volume lives.  loop and glusterfs: MOUNT_DIR/NAME, where it
  * is mounted (glusterfs: the bind mount of its directory on the FUSE
  * mount).
@@ -80,7 +89,7 @@ int vw_opts_check(const struct vw_volume_opts *opts, char *err, size_t errlen);
  * into the result below the driver root).  Both processes use this: the
  * frontend to detect overlapping volumes, the helper to act.  Returns 0,
  * or -1 with a sentence in err (EPERM-like: outside the allowed roots,
- * which it names).
+ * which it names, or a path inside the trash directory VW_TRASH_DIR).
  */
 struct vw_driver;
 int vw_volume_path(const struct vw_driver *d, const char *name,

@@ -83,6 +83,7 @@ reason(int code)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default: return "Internal Server Error";
 	}
 }
@@ -616,6 +617,8 @@ snap_status(int err)
 		return 409;
 	case EAGAIN:
 		return 503;
+	case ETIMEDOUT:
+		return 504;	/* limits.helper_timeout passed */
 	default:
 		return 500;
 	}
@@ -1249,8 +1252,10 @@ admin_dispatch(struct evhttp_request *req, void *arg)
 	char buf[1024], why[256], *name, *snap;
 	struct ucred uc;
 	enum route route;
-	int force, known = peer_cred(req, &uc) == 0;
+	int force, known;
 
+	fe_conn_request(req);	/* busy: never closed by the limit meanwhile */
+	known = peer_cred(req, &uc) == 0;
 	if (!known || uc.uid != 0) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
@@ -1354,6 +1359,7 @@ fe_admin_setup(struct vw_fe *fe, char *err, size_t errlen)
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(h, admin_dispatch, fe);
+	evhttp_set_bevcb(h, fe_conn_bev, NULL);	/* counted with the others */
 	bound = evhttp_accept_socket_with_handle(h, fe->admin_fd);
 	if (bound == NULL || fe_accept_watch(fe, bound, &fe->admin_listener,
 	    &fe->admin_accept_timer) < 0) {

@@ -96,9 +96,20 @@ struct vw_store *vw_store_open(int dirfd, const char *dirpath,
     char *err, size_t errlen);
 /* Queue a record for the next commit.  Returns 0 or -1 (ENOMEM, E2BIG). */
 int vw_store_append(struct vw_store *st, const struct vw_record *rec);
-/* Write and fdatasync everything queued now.  Returns 0 or an errno; on
- * error the file is cut back so the failed records never appear. */
+/*
+ * Write and fdatasync everything queued now.  Returns 0 or an errno; on
+ * error the file is cut back so the failed records never appear.  After
+ * a failed fdatasync the store is broken: before its next write it is
+ * rewritten from the dump set with vw_store_set_dump (a new snapshot and
+ * an empty new WAL, at most once a second); until that succeeds every
+ * flush fails with the error.
+ */
 int vw_store_flush(struct vw_store *st);
+/* The live state (the records acknowledged so far), for repairing a
+ * broken store; without it a broken store stays broken. */
+void vw_store_set_dump(struct vw_store *st, vw_store_dump_fn dump, void *arg);
+/* Repairs done since open. */
+uint64_t vw_store_repairs(const struct vw_store *st);
 /* Group commit: call done once everything queued so far is durable.  The
  * flush runs from a lowest-priority libevent event, so all requests that
  * arrived in the same loop iteration share one fdatasync. */
@@ -112,7 +123,8 @@ void vw_store_release(struct vw_store *st);
 /* Attach to an event loop (needed for vw_store_commit). */
 int vw_store_attach(struct vw_store *st, struct event_base *base);
 /* Rewrite NAME.snap from dump (which calls vw_store_emit per record),
- * then empty the WAL.  Returns 0 or an errno. */
+ * then empty the WAL.  Returns 0 or an errno (EBUSY with records
+ * queued; a broken store's error: the next commit repairs it). */
 int vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg);
 /* Write one record into the snapshot being built by vw_store_compact. */
 int vw_store_emit(struct vw_store *st, const struct vw_record *rec);
@@ -287,6 +299,16 @@ struct vw_helper {
 	uint64_t	 capabilities;		/* from the HELLO reply */
 };
 
+/* A request's deadline (timeout.c): fn runs once it expires, unless
+ * cancelled first.  Embedded in its owner; zero-initialised is unarmed. */
+struct vw_deadline {
+	struct vw_deadline	*prev, *next;
+	uint64_t		 expires;	/* CLOCK_MONOTONIC ns */
+	void			(*fn)(struct vw_deadline *);
+	int			 armed;
+};
+struct vw_deadlines;
+
 /* One configured driver at run time. */
 struct vw_drv {
 	struct vw_fe		*fe;
@@ -303,6 +325,7 @@ struct vw_drv {
 	struct vw_op		*busy;		/* ops running, one per name */
 	struct vw_list_cache	*list;		/* the last List reply */
 	struct vw_metrics	 metrics;
+	struct vw_deadlines	*deadlines;	/* timeout.c */
 	struct fe_gluster	*gl;		/* glusterfs drivers (gluster.c) */
 };
 
@@ -548,6 +571,18 @@ int fe_check_orphans(struct vw_fe *fe, char *err, size_t errlen);
 int fe_dump_state(void *arg, struct vw_store *st);
 int fe_dump_mounts(void *arg, struct vw_store *st);
 
+/* ----------------------------------------------------------- timeout.c */
+/* Set up drv's deadlines (each limits.helper_timeout long).  Returns 0,
+ * or -1 if out of memory. */
+int fe_deadline_setup(struct vw_drv *drv);
+/* Arm d to call fn in limits.helper_timeout seconds (re-arming one that
+ * is armed). */
+void fe_deadline_arm(struct vw_drv *drv, struct vw_deadline *d,
+    void (*fn)(struct vw_deadline *));
+/* Disarm d; nothing happens if it is not armed. */
+void fe_deadline_cancel(struct vw_drv *drv, struct vw_deadline *d);
+void fe_deadline_free(struct vw_drv *drv);
+
 /* ---------------------------------------------------------- endpoints.c */
 /* The evhttp callback for every request on a driver socket. */
 void fe_http_dispatch(struct evhttp_request *req, void *arg);
@@ -576,6 +611,8 @@ int fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
  * A reply written piece by piece into the request's output buffer (or,
  * with call NULL, into the heap string p, for a body kept and sent by
  * reference); an allocation failure turns it into a 500 at fe_out_send.
+ * A call whose req and done are both NULL was answered already (its
+ * deadline passed, ops.c): its reply is dropped.
  * Every reply on a driver socket goes through fe_out_send (or, for the
  * cached List, is counted by fe_metrics_request directly), so the
  * metrics see each request exactly once.
@@ -586,6 +623,7 @@ struct fe_out {
 	char			*p;
 	size_t			 len, cap;
 	int			 err;
+	int			 discard;	/* answered already: drop the reply */
 };
 void fe_out_init(struct fe_out *o, const struct vw_call *c);
 /* Bytes as they are. */
@@ -606,6 +644,24 @@ void fe_reply_err(const struct vw_call *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Format t as RFC 3339 UTC ("2026-11-30T20:56:52Z") into buf (>= 32). */
 void fe_rfc3339(int64_t t, char *buf, size_t len);
+
+/* --------------------------------------------------------------- conn.c */
+struct bufferevent;
+/* Set up the connection limit (limits.max_connections over all sockets).
+ * Returns 0 or -1. */
+int fe_conn_setup(struct vw_fe *fe);
+/* evhttp's bufferevent callback (evhttp_set_bevcb) for every socket: the
+ * new connection's bufferevent, counted; at the limit the connection
+ * idle longest is closed first.  NULL if out of memory. */
+struct bufferevent *fe_conn_bev(struct event_base *base, void *arg);
+/* Call first in every request callback: the request's connection is busy
+ * until its reply is written, and is never closed by the limit. */
+void fe_conn_request(struct evhttp_request *req);
+/* Connections open now, and closed by the limit since start. */
+size_t fe_conn_open(void);
+uint64_t fe_conn_evicted(void);
+/* After evhttp_free of every socket. */
+void fe_conn_free(void);
 
 /* ------------------------------------------------------------ metrics.c */
 /* CLOCK_MONOTONIC in nanoseconds. */

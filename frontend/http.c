@@ -20,8 +20,6 @@
 
 /* How long accepting pauses when the descriptor limit is reached. */
 #define ACCEPT_PAUSE_MS	100
-/* Most bytes handed to one write(2) on a connection. */
-#define MAX_SINGLE_WRITE (4 * 1024 * 1024)
 
 /* What dockerd sends in Accept (pkg/plugins/transport VersionMimetype). */
 #define DOCKER_CTYPE	"application/vnd.docker.plugins.v1.2+json"
@@ -103,22 +101,13 @@ fe_accept_watch(struct vw_fe *fe, struct evhttp_bound_socket *bound,
 	return 0;
 }
 
-/*
- * Each connection's bufferevent.  libevent writes at most 16 KiB per
- * write(2) by default, each after its own trip through epoll; a List of
- * a few thousand volumes is some hundred KiB, so let one writev take as
- * much as the socket does.
- */
-static struct bufferevent *
-new_bev(struct event_base *base, void *arg)
+/* Every request on a driver socket: mark its connection busy first
+ * (conn.c never closes a connection while we handle its request). */
+static void
+dispatch(struct evhttp_request *req, void *arg)
 {
-	struct bufferevent *bev;
-
-	(void)arg;
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev != NULL)
-		bufferevent_set_max_single_write(bev, MAX_SINGLE_WRITE);
-	return bev;
+	fe_conn_request(req);
+	fe_http_dispatch(req, arg);
 }
 
 int
@@ -140,8 +129,8 @@ fe_http_setup(struct vw_drv *drv, char *err, size_t errlen)
 	evhttp_set_timeout(h, (int)lim->idle_timeout);
 	evhttp_set_allowed_methods(h, EVHTTP_REQ_POST);
 	evhttp_set_default_content_type(h, DOCKER_CTYPE);
-	evhttp_set_gencb(h, fe_http_dispatch, drv);
-	evhttp_set_bevcb(h, new_bev, NULL);
+	evhttp_set_gencb(h, dispatch, drv);
+	evhttp_set_bevcb(h, fe_conn_bev, NULL);
 	if ((bound = evhttp_accept_socket_with_handle(h, drv->listen_fd)) == NULL ||
 	    fe_accept_watch(drv->fe, bound, &drv->listener,
 	    &drv->accept_timer) < 0) {
@@ -163,6 +152,11 @@ fe_out_init(struct fe_out *o, const struct vw_call *c)
 {
 	memset(o, 0, sizeof(*o));
 	o->call = c;
+	/* Answered already, at its deadline (ops.c): drop this reply. */
+	if (c != NULL && c->req == NULL && c->done == NULL) {
+		o->discard = 1;
+		return;
+	}
 	/* An admin Create (c->done) collects its reply on the heap. */
 	if (c != NULL && c->done == NULL) {
 		o->b = evhttp_request_get_output_buffer(c->req);
@@ -176,7 +170,7 @@ fe_out_raw(struct fe_out *o, const char *s, size_t len)
 	char *np;
 	size_t cap;
 
-	if (o->err)
+	if (o->err || o->discard)
 		return;
 	if (o->b != NULL) {
 		if (evbuffer_add(o->b, s, len) < 0)
@@ -247,6 +241,11 @@ fe_out_cstr(struct fe_out *o, const char *s)
 static void
 out_send(struct fe_out *o, int code, int error)
 {
+	if (o->discard) {
+		log_debug("%s: the request was answered at its deadline; "
+		    "this later reply is dropped", fe_ep_name(o->call->ep));
+		return;
+	}
 	fe_out_raw(o, "\n", 1);
 	if (o->call->done != NULL) {
 		static const char oom[] = "{\"Err\":\"out of memory\"}\n";

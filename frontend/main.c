@@ -600,6 +600,8 @@ main(int argc, char *argv[])
 		fatalx("cannot load the mount counts: %s", err);
 	if (fe_check_orphans(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	vw_store_set_dump(fe.state, fe_dump_state, &fe);
+	vw_store_set_dump(fe.mounts, fe_dump_mounts, &fe);
 	if (vw_store_attach(fe.state, fe.base) < 0 ||
 	    vw_store_attach(fe.mounts, fe.base) < 0)
 		fatalx("cannot attach the state store to the event loop");
@@ -607,9 +609,13 @@ main(int argc, char *argv[])
 	if (fe_reconcile(&fe, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 
+	if (fe_conn_setup(&fe) < 0)
+		fatalx("cannot set up the connection limit");
 	for (size_t i = 0; i < fe.ndrv; i++) {
 		if (hc_attach(&fe.drv[i]) < 0)
 			fatal("watching the helper channel");
+		if (fe_deadline_setup(&fe.drv[i]) < 0)
+			fatalx("out of memory");
 		if (fe_http_setup(&fe.drv[i], err, sizeof(err)) < 0)
 			fatalx("%s", err);
 		log_info("driver %s: serving %s/%s.sock (backend %s, root %s, %zu "
@@ -679,6 +685,7 @@ main(int argc, char *argv[])
 			evhttp_free(fe.drv[i].http);
 		if (fe.drv[i].accept_timer != NULL)
 			event_free(fe.drv[i].accept_timer);
+		fe_deadline_free(&fe.drv[i]);
 		fe_list_forget(&fe.drv[i]);
 		close(fe.drv[i].listen_fd);
 		if (fe.drv[i].helper.ev != NULL)
@@ -693,6 +700,7 @@ main(int argc, char *argv[])
 		evhttp_free(fe.admin);
 	if (fe.admin_accept_timer != NULL)
 		event_free(fe.admin_accept_timer);
+	fe_conn_free();
 	if (fe.drain_timer != NULL)
 		event_free(fe.drain_timer);
 	close(fe.admin_fd);

@@ -249,6 +249,17 @@ fe_metrics_render(struct vw_fe *fe, struct evbuffer *out)
 	if (render_sched(fe, out) < 0)
 		return -1;
 
+	if (header(out, "volwarden_connections", "gauge",
+	    "Connections open on every socket (limits.max_connections).") < 0 ||
+	    evbuffer_add_printf(out, "volwarden_connections %zu\n",
+	    fe_conn_open()) < 0 ||
+	    header(out, "volwarden_connections_evicted_total", "counter",
+	    "Idle connections closed to stay within "
+	    "limits.max_connections.") < 0 ||
+	    evbuffer_add_printf(out, "volwarden_connections_evicted_total %"
+	    PRIu64 "\n", fe_conn_evicted()) < 0)
+		return -1;
+
 	if (header(out, "volwarden_start_time_seconds", "gauge",
 	    "When the frontend started, in seconds since the Unix "
 	    "epoch.") < 0 ||

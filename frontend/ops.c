@@ -8,10 +8,14 @@
  * durable update the registry and answer.  A crash at any point leaves
  * either the old state or the new one; the helper's actions are
  * idempotent, so a retried request finishes what a crash interrupted.
+ *
+ * Each op has a deadline (limits.helper_timeout, timeout.c); op_expired
+ * says there what becomes of an op that misses it.
  */
 #include "vw-build.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +53,14 @@ struct vw_op {
 	/* VW_OP_RESIZE: the admin API's callback (call.req is NULL). */
 	fe_resize_cb		 resize_cb;
 	void			*resize_arg;
+	struct vw_deadline	 dl;		/* limits.helper_timeout */
+	int			 started;	/* op_run has run it */
+	int			 timed_out;	/* answered at its deadline */
+	int			 undo;		/* then unmount what the helper mounted */
 };
 
 static void op_run(struct vw_op *op);
+static void op_expired(struct vw_deadline *d);
 
 static const char *
 kind_name(enum vw_op_kind k)
@@ -69,6 +78,7 @@ op_finish(struct vw_op *op)
 	struct vw_drv *drv = op->drv;
 	struct vw_op **pp, *next;
 
+	fe_deadline_cancel(drv, &op->dl);
 	for (pp = &drv->busy; *pp != op; pp = &(*pp)->next)
 		;
 	*pp = op->next;
@@ -243,6 +253,10 @@ create_committed(void *arg, int err)
 		fe_list_forget(drv);
 		log_info("driver %s: volume %s created at %s", drv->d->name,
 		    op->dreq.name, op->path);
+		if (op->timed_out)
+			log_warnx("driver %s: volume %s was created after its "
+			    "request had timed out; it is registered",
+			    drv->d->name, op->dreq.name);
 		reply_empty(op);
 		fe_status_refresh(drv, vw_registry_get(&drv->reg, op->dreq.name));
 		fe_sched_add(drv, vw_registry_get(&drv->reg, op->dreq.name));
@@ -372,6 +386,9 @@ remove_committed(void *arg, int err)
 		fe_list_forget(drv);
 		log_info("driver %s: volume %s removed (on_remove %s)",
 		    drv->d->name, op->dreq.name, vw_on_remove_name(drv->d->on_remove));
+		if (op->timed_out)
+			log_warnx("driver %s: volume %s was removed after its "
+			    "request had timed out", drv->d->name, op->dreq.name);
 		reply_empty(op);
 	}
 	op_finish(op);
@@ -455,6 +472,9 @@ op_remove(struct vw_op *op)
 
 /* ------------------------------------------------------ mount/unmount */
 
+static void undo_done(void *arg, const struct vw_volume_reply *rep);
+static void mount_record(struct vw_op *op);
+
 static void
 mount_committed(void *arg, int err)
 {
@@ -462,12 +482,35 @@ mount_committed(void *arg, int err)
 	struct vw_drv *drv = op->drv;
 	struct vw_volume *v = vw_registry_get(&drv->reg, op->dreq.name);
 
+	if (err == 0 && v != NULL && op->timed_out && op->kind == VW_OP_MOUNT) {
+		/* The reference was recorded after the request had been
+		 * answered at its deadline: dockerd will never unmount this
+		 * ID.  Record the count as it was, then undo the helper's
+		 * mount if it was asked for one (the total was 0). */
+		log_warnx("volume %s: the mount finished after the request had "
+		    "timed out; taking its reference back", op->dreq.name);
+		op->undo = v->total == 0;
+		op->count--;
+		op->kind = VW_OP_UNMOUNT;
+		mount_record(op);
+		return;
+	}
 	if (err != 0 || v == NULL ||
 	    vw_registry_set_mount(&drv->reg, v, op->dreq.id, op->count) < 0) {
 		fe_reply_err(&op->call, 200, "volume %s: could not record the mount "
 		    "reference in %s: %s; try again", op->dreq.name,
 		    drv->fe->cfg->run_dir, strerror(err ? err : ENOMEM));
 		op_finish(op);
+		return;
+	}
+	if (op->undo) {
+		vw_volume_opts_of(v, &op->opts);
+		if (hc_volume(drv, VW_MSG_VOLUME_UNMOUNT, op->dreq.name,
+		    &op->opts, undo_done, op) < 0) {
+			log_warnx("volume %s: cannot ask the helper to undo the "
+			    "late mount", op->dreq.name);
+			op_finish(op);
+		}
 		return;
 	}
 	if (op->kind == VW_OP_UNMOUNT) {
@@ -508,6 +551,17 @@ mount_record(struct vw_op *op)
 }
 
 static void
+undo_done(void *arg, const struct vw_volume_reply *rep)
+{
+	struct vw_op *op = arg;
+
+	if (rep->err != 0)
+		log_warnx("volume %s: undoing the late mount failed: %s",
+		    op->dreq.name, rep->msg);
+	op_finish(op);
+}
+
+static void
 mount_done(void *arg, const struct vw_volume_reply *rep)
 {
 	struct vw_op *op = arg;
@@ -515,6 +569,20 @@ mount_done(void *arg, const struct vw_volume_reply *rep)
 	if (rep->err != 0) {
 		fe_reply_err(&op->call, 200, "volume %s: %s", op->dreq.name, rep->msg);
 		op_finish(op);
+		return;
+	}
+	if (op->timed_out && op->kind == VW_OP_MOUNT) {
+		/* dockerd was told that this Mount failed and will never
+		 * send its Unmount: count no reference, and undo what the
+		 * helper did (the name stays busy until it has). */
+		log_warnx("volume %s: the helper mounted it after the request "
+		    "had timed out; unmounting it again", op->dreq.name);
+		if (hc_volume(op->drv, VW_MSG_VOLUME_UNMOUNT, op->dreq.name,
+		    &op->opts, undo_done, op) < 0) {
+			log_warnx("volume %s: cannot ask the helper to undo the "
+			    "late mount", op->dreq.name);
+			op_finish(op);
+		}
 		return;
 	}
 	mount_record(op);
@@ -682,6 +750,7 @@ snap_submit(struct vw_drv *drv, uint32_t type, const char *volume,
 		return -1;
 	}
 	op->dreq.name_len = strlen(volume);
+	fe_deadline_arm(drv, &op->dl, op_expired);
 	op_enqueue(op);
 	return 0;
 }
@@ -868,13 +937,136 @@ fe_volume_resize(struct vw_drv *drv, const char *volume, uint64_t size,
 		return -1;
 	}
 	op->dreq.name_len = strlen(volume);
+	fe_deadline_arm(drv, &op->dl, op_expired);
 	op_enqueue(op);
 	return 0;
+}
+
+/* A late resize reply: the admin client was answered at the deadline. */
+static void
+resize_discard(void *arg, int err, const char *msg)
+{
+	(void)arg;
+	log_warnx("a resize finished after it had timed out: %s",
+	    err ? msg : "done");
+}
+
+/* A late snapshot reply: the admin client was answered at the deadline. */
+static void
+snap_discard(void *arg, const struct vw_snap_reply *rep)
+{
+	(void)arg;
+	log_warnx("a snapshot request finished after it had timed out: %s",
+	    rep->err ? rep->msg : "done");
+}
+
+/*
+ * An op missed its deadline (limits.helper_timeout): answer now with what
+ * happened, then let it run on without a client.  State always follows
+ * what the helper really did:
+ * - an op that never started (it waited behind another op on the same
+ *   volume) is cancelled: op_run drops it when its turn comes;
+ * - Create and Remove go on, and a late success is recorded as usual: the
+ *   volume exists (or is gone), as it would after dockerd's own timeout;
+ *   a Create retried meanwhile waits for it and then finds the volume;
+ * - a late successful Mount counts no reference and is undone with an
+ *   Unmount, because dockerd, having seen an error, never sends one;
+ * - a late Unmount releases its reference, since the helper did unmount;
+ * - a late resize is recorded as usual (the volume has its new size);
+ * - a snapshot's late reply is only logged.
+ * The volume's name stays busy until the helper has answered, so later
+ * requests for it see the outcome.
+ */
+static void
+op_expired(struct vw_deadline *d)
+{
+	struct vw_op *op = (struct vw_op *)(void *)((char *)d -
+	    offsetof(struct vw_op, dl));
+	struct vw_drv *drv = op->drv;
+	unsigned secs = drv->fe->cfg->limits.helper_timeout;
+	const char *then = "";
+
+	op->timed_out = 1;
+	log_warnx("driver %s: %s of volume %s timed out after %u s (%s)",
+	    drv->d->name, kind_name(op->kind), op->dreq.name, secs,
+	    op->started ? "the helper is still busy with it" :
+	    "it had not started; cancelled");
+	if (!op->started) {
+		if (op->kind == VW_OP_RESIZE) {
+			resize_answer(op, ETIMEDOUT, "volume %s: the resize waited "
+			    "%u s behind an earlier request for this volume, which "
+			    "the privileged helper of driver %s has not finished (a "
+			    "slow or hung file system?); it is cancelled: try "
+			    "again later", op->dreq.name, secs, drv->d->name);
+			op->resize_cb = resize_discard;
+		} else if (op->kind == VW_OP_SNAPSHOT) {
+			snap_fail(op, ETIMEDOUT, "volume %s: the request waited "
+			    "%u s behind an earlier one for this volume, which the "
+			    "privileged helper of driver %s has not finished (a "
+			    "slow or hung file system?); it is cancelled: try "
+			    "again later", op->dreq.name, secs, drv->d->name);
+			op->snap_cb = snap_discard;
+		} else
+			fe_reply_err(&op->call, 200, "volume %s: the %s waited %u s "
+			    "behind an earlier request for this volume, which the "
+			    "privileged helper of driver %s has not finished (a "
+			    "slow or hung file system?); it is cancelled: try "
+			    "again later", op->dreq.name, kind_name(op->kind), secs,
+			    drv->d->name);
+		op->call.req = NULL;
+		op->call.done = NULL;
+		return;
+	}
+	switch (op->kind) {
+	case VW_OP_CREATE:
+		then = "it goes on: if it succeeds the volume exists, and "
+		    "creating it again succeeds (docker volume ls shows it)";
+		break;
+	case VW_OP_REMOVE:
+		then = "it goes on: if it succeeds the volume is gone (docker "
+		    "volume ls shows whether it is)";
+		break;
+	case VW_OP_MOUNT:
+		then = "if the helper still mounts it, volwarden unmounts it "
+		    "again; try again later";
+		break;
+	case VW_OP_UNMOUNT:
+		then = "the reference is released when the helper finishes";
+		break;
+	case VW_OP_RESIZE:
+		resize_answer(op, ETIMEDOUT, "volume %s: the resize did not finish "
+		    "within %u s because the privileged helper of driver %s is "
+		    "busy (a slow or hung file system?); it goes on: if it "
+		    "succeeds the volume has its new size", op->dreq.name, secs,
+		    drv->d->name);
+		op->resize_cb = resize_discard;
+		return;
+	case VW_OP_SNAPSHOT:
+		snap_fail(op, ETIMEDOUT, "volume %s: the snapshot request did "
+		    "not finish within %u s because the privileged helper of "
+		    "driver %s is busy (a slow or hung file system?); it goes "
+		    "on: list the snapshots to see whether it took effect",
+		    op->dreq.name, secs, drv->d->name);
+		op->snap_cb = snap_discard;
+		return;
+	}
+	fe_reply_err(&op->call, 200, "volume %s: the %s did not finish within "
+	    "%u s because the privileged helper of driver %s is busy (a slow "
+	    "or hung file system?); %s", op->dreq.name, kind_name(op->kind),
+	    secs, drv->d->name, then);
+	/* Later replies are dropped (an admin Create's too). */
+	op->call.req = NULL;
+	op->call.done = NULL;
 }
 
 static void
 op_run(struct vw_op *op)
 {
+	if (op->timed_out) {
+		op_finish(op);	/* cancelled while it waited its turn */
+		return;
+	}
+	op->started = 1;
 	log_debug("driver %s: %s %s", op->drv->d->name, kind_name(op->kind),
 	    op->dreq.name);
 	switch (op->kind) {
@@ -916,6 +1108,7 @@ fe_op_submit(const struct vw_call *call, enum vw_op_kind kind,
 	memset(dreq, 0, sizeof(*dreq));
 	if (opts != NULL)
 		op->opts = *opts;
+	fe_deadline_arm(drv, &op->dl, op_expired);
 	op_enqueue(op);
 }
 

@@ -10,9 +10,19 @@
  * Replaying a record sets the whole value of one key (a volume, or a
  * volume's mount ID), so replaying any suffix of the WAL twice gives the
  * same state: a crash between installing a new snapshot and emptying the
- * WAL is harmless.  A success reply is sent only after fdatasync.  A
- * failed fdatasync is fatal (the page cache may have dropped the data; the
- * only safe answer is to restart and replay, as PostgreSQL learned).
+ * WAL is harmless.  A success reply is sent only after fdatasync.
+ *
+ * A failed fdatasync (or a failed write that cannot be cut back) leaves
+ * the WAL untrustworthy: the kernel may have dropped the dirty pages, or
+ * kept them marked clean, and a later fsync of the same file returns
+ * success without writing them (PostgreSQL's "fsyncgate"), so neither
+ * retrying nor restarting and replaying from the page cache proves
+ * anything.  The store is then "broken": its batch fails, and before the
+ * next commit it is rewritten from memory (repair): a new snapshot from
+ * the registry, which holds exactly the records that were acknowledged,
+ * and a new, empty WAL file, each fsynced as a fresh file.  Until that
+ * succeeds every commit fails with the error, at most one repair a
+ * second.  Nothing acknowledged depends on the damaged file any more.
  */
 #include "vw-build.h"
 
@@ -24,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,6 +54,8 @@
 #define OPT_EXTRA	(VW_OPT_SIZE | VW_OPT_FROM | VW_OPT_COMPRESSION)
 /* Options added in protocol 3, stored after OPT_EXTRA's when given. */
 #define OPT_EXTRA3	(VW_OPT_FS | VW_OPT_SNAPSHOT_EVERY | VW_OPT_SNAPSHOT_KEEP)
+/* A broken store tries to repair itself at most this often. */
+#define REPAIR_NSEC	1000000000ull
 /* Longest a commit waits for records announced with vw_store_hold: about
  * one fdatasync, so a slow helper costs little and a stuck one cannot
  * stall the records of other requests. */
@@ -74,6 +87,11 @@ struct vw_store {
 	unsigned char	*sbuf;
 	size_t		 slen, scap;
 	int		 serr;
+	int		 broken;	/* errno that made the WAL untrustworthy */
+	uint64_t	 repair_at;	/* last repair attempt, monotonic ns */
+	uint64_t	 repairs;
+	vw_store_dump_fn repair_dump;	/* the live state, for a repair */
+	void		*repair_arg;
 };
 
 /* ----------------------------------------------------------- encoding */
@@ -585,11 +603,88 @@ vw_store_append(struct vw_store *st, const struct vw_record *rec)
 	return 0;
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The WAL can no longer be trusted: repair before the next commit. */
+static int
+set_broken(struct vw_store *st, int err, const char *what)
+{
+	if (!st->broken)
+		log_warnx("%s of %s/%s.wal failed: %s; what it holds can no "
+		    "longer be trusted, so it is rewritten from memory before "
+		    "the next change is recorded (until then changes fail)",
+		    what, st->dirpath, st->name, strerror(err));
+	st->broken = err;
+	return err;
+}
+
+static int snap_write(struct vw_store *st, vw_store_dump_fn dump, void *arg);
+
+/*
+ * Rewrite the store from memory: a snapshot of the live state (dump),
+ * then a fresh empty WAL in place of the old file.  Each is a new file,
+ * written, fsynced and renamed into place, then the directory fsynced,
+ * so a success proves the data reached the disk.  Returns 0 or an errno.
+ */
+static int
+repair(struct vw_store *st)
+{
+	char tmp[300], wal[300];
+	int fd, err;
+
+	if (st->repair_dump == NULL)
+		return st->broken;
+	if (st->repair_at != 0 && mono_ns() - st->repair_at < REPAIR_NSEC)
+		return st->broken;
+	st->repair_at = mono_ns();
+	if ((err = snap_write(st, st->repair_dump, st->repair_arg)) != 0) {
+		log_warnx("cannot rewrite %s/%s.snap yet: %s; retrying at the "
+		    "next change", st->dirpath, st->name, strerror(err));
+		return err;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.wal.tmp", st->name);
+	snprintf(wal, sizeof(wal), "%s.wal", st->name);
+	errno = 0;
+	fd = openat(st->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0 || pwrite(fd, MAGIC_WAL, MAGIC_LEN, 0) != MAGIC_LEN ||
+	    fsync(fd) < 0 || renameat(st->dirfd, tmp, st->dirfd, wal) < 0 ||
+	    fsync(st->dirfd) < 0) {
+		err = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+		unlinkat(st->dirfd, tmp, 0);
+		log_warnx("cannot start a new %s/%s: %s; retrying at the next "
+		    "change", st->dirpath, wal, strerror(err));
+		return err;
+	}
+	close(st->walfd);
+	st->walfd = fd;
+	st->wal_size = MAGIC_LEN;
+	st->broken = 0;
+	st->repairs++;
+	log_warnx("%s/%s rewritten from memory: the state store works again",
+	    st->dirpath, wal);
+	return 0;
+}
+
 int
 vw_store_flush(struct vw_store *st)
 {
 	size_t off = 0;
+	int err;
 
+	if (st->broken && st->len > 0 && (err = repair(st)) != 0) {
+		st->len = 0;
+		return err;
+	}
 	while (off < st->len) {
 		ssize_t n = pwrite(st->walfd, st->buf + off, st->len - off,
 		    (off_t)(st->wal_size + off));
@@ -600,19 +695,25 @@ vw_store_flush(struct vw_store *st)
 			int saved = n < 0 ? errno : EIO;
 
 			/* Never leave half a batch behind an error reply. */
-			if (ftruncate(st->walfd, (off_t)st->wal_size) < 0)
-				fatal("cannot cut back %s/%s.wal after a failed "
-				    "write", st->dirpath, st->name);
 			st->len = 0;
+			if (ftruncate(st->walfd, (off_t)st->wal_size) < 0)
+				set_broken(st, errno, "cutting back a failed write");
 			return saved;
 		}
 		off += (size_t)n;
 	}
 	if (st->len > 0 && st->durable) {
-		if (fdatasync(st->walfd) < 0)
-			fatal("fdatasync of %s/%s.wal failed; exiting so that the "
-			    "state is replayed from disk on restart", st->dirpath,
-			    st->name);
+		if (fdatasync(st->walfd) < 0) {
+			err = set_broken(st, errno, "fdatasync");
+			/* Drop the batch from the page cache too, so that a
+			 * restart before the repair cannot replay it; it is
+			 * answered with an error. */
+			if (ftruncate(st->walfd, (off_t)st->wal_size) < 0)
+				log_warn("cutting back %s/%s.wal", st->dirpath,
+				    st->name);
+			st->len = 0;
+			return err;
+		}
 		st->syncs++;
 	}
 	st->wal_size += st->len;
@@ -741,14 +842,14 @@ vw_store_emit(struct vw_store *st, const struct vw_record *rec)
 	return 0;
 }
 
-int
-vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg)
+/* Write NAME.snap from dump: NAME.snap.tmp, fsync, rename, fsync the
+ * directory.  Returns 0 or an errno. */
+static int
+snap_write(struct vw_store *st, vw_store_dump_fn dump, void *arg)
 {
 	char tmp[300], snap[300];
 	int err = 0;
 
-	if (st->len > 0 || st->waiters != NULL)
-		return EBUSY;
 	snprintf(tmp, sizeof(tmp), "%s.snap.tmp", st->name);
 	snprintf(snap, sizeof(snap), "%s.snap", st->name);
 	st->snapfd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
@@ -782,14 +883,43 @@ vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg)
 		return err;
 	}
 	if (fsync(st->dirfd) < 0)
-		fatal("fsync of %s after installing a snapshot", st->dirpath);
+		return errno;
+	return 0;
+}
+
+int
+vw_store_compact(struct vw_store *st, vw_store_dump_fn dump, void *arg)
+{
+	int err;
+
+	if (st->len > 0 || st->waiters != NULL)
+		return EBUSY;
+	if (st->broken)
+		return st->broken;	/* the next commit repairs it */
+	if ((err = snap_write(st, dump, arg)) != 0) {
+		/* A rename that may not have reached the disk leaves the old
+		 * snapshot and the whole WAL: still consistent. */
+		return err;
+	}
 	/* The snapshot holds everything: the WAL may start over.  A crash
 	 * before this point replays the old WAL on top, which is harmless. */
 	if (ftruncate(st->walfd, MAGIC_LEN) < 0 || fsync(st->walfd) < 0)
-		fatal("cannot reset %s/%s.wal after compaction", st->dirpath,
-		    st->name);
+		return set_broken(st, errno, "emptying after compaction");
 	st->wal_size = MAGIC_LEN;
 	return 0;
+}
+
+void
+vw_store_set_dump(struct vw_store *st, vw_store_dump_fn dump, void *arg)
+{
+	st->repair_dump = dump;
+	st->repair_arg = arg;
+}
+
+uint64_t
+vw_store_repairs(const struct vw_store *st)
+{
+	return st->repairs;
 }
 
 uint64_t

@@ -421,6 +421,7 @@ ph_serve(int chan, const struct vw_config *cfg, size_t driver,
 		size_t i;
 		int fd, rc;
 
+		ph_trash_wait(chan);	/* empty the trash while idle */
 		rc = vw_msg_recv(chan, buf, sizeof(buf), &hdr, &payload, &fd);
 		if (rc == 0)
 			return;		/* the frontend closed: normal exit */

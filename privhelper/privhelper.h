@@ -2,6 +2,8 @@
 #ifndef VW_PRIVHELPER_H
 #define VW_PRIVHELPER_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "backends/backend.h"
@@ -55,5 +57,50 @@ int ph_open_beneath(int dirfd, const char *rel, int create, int *created);
  * errno; on error what was not yet deleted stays.
  */
 int ph_remove_tree(int dirfd, const char *name);
+
+/*
+ * Open the subdirectory comp of dirfd for a walk: no symlink, and not a
+ * mount point (openat2 RESOLVE_NO_XDEV, or a statx mount ID comparison on
+ * kernels without openat2).  Returns an O_DIRECTORY|O_CLOEXEC fd, or -1
+ * with errno (EXDEV for a mount point).
+ */
+int ph_open_dir_noxdev(int dirfd, const char *comp);
+
+/* Whether something is mounted strictly beneath the absolute path (as
+ * /proc/self/mountinfo spells mount points).  Returns 1, 0, or -1 with
+ * errno if mountinfo cannot be read. */
+int ph_mounts_beneath(const char *path);
+
+/* The mount ID of fd's file (statx STATX_MNT_ID).  Returns 0, or -1 with
+ * errno (ENOSYS where the kernel does not report it). */
+int ph_mount_id(int fd, uint64_t *id);
+
+/* trash.c: deleting volumes in the background (see the file's comment) */
+/*
+ * Open VW_TRASH_DIR below the driver root and each allowed root of ctx,
+ * at start-up: created (0700) if missing for a driver with on_remove
+ * delete, else only opened if it exists (to finish what is left).  A trash that cannot be made
+ * or is a mount point is logged and not used (Remove then deletes while
+ * it waits, as before); one not owned by root with mode 0700 is refused.
+ * Returns 0, or -1 with a sentence in err (the helper exits).
+ */
+int ph_trash_init(const struct vw_backend_ctx *ctx, char *err, size_t errlen);
+/*
+ * Rename name (in directory pfd, which lies below the driver root when
+ * base is (size_t)-1, else below allowed root base, on its file system)
+ * into that root's trash with renameat2(RENAME_NOREPLACE); the entry's
+ * new name goes into entry (entrylen bytes).  Returns 0, or -1 with
+ * errno: ENOSYS if that root has no trash, EXDEV if name is on another
+ * file system, EBUSY if it is a mount point, ENOENT if it is gone.
+ */
+int ph_trash_move(size_t base, int pfd, const char *name, char *entry,
+    size_t entrylen);
+/* Whether the trash may hold something still to delete. */
+int ph_trash_pending(void);
+/* Delete trash for at most about 10 ms or 4096 file operations. */
+void ph_trash_slice(void);
+/* Return once chan is readable (or at once if the trash is empty, for a
+ * blocking read), deleting trash in slices meanwhile. */
+void ph_trash_wait(int chan);
 
 #endif

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,8 +45,8 @@ open_component(int dirfd, const char *comp)
 	return openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-static int
-mount_id(int fd, uint64_t *id)
+int
+ph_mount_id(int fd, uint64_t *id)
 {
 	struct statx stx;
 
@@ -66,8 +67,8 @@ mount_id(int fd, uint64_t *id)
  * openat2(RESOLVE_NO_XDEV), or on older kernels openat(O_NOFOLLOW) and a
  * comparison of statx mount IDs.  EXDEV for a mount point.
  */
-static int
-open_dir_noxdev(int dirfd, const char *comp)
+int
+ph_open_dir_noxdev(int dirfd, const char *comp)
 {
 	struct open_how how;
 	uint64_t a = 0, b = 0;
@@ -86,7 +87,7 @@ open_dir_noxdev(int dirfd, const char *comp)
 		return fd;
 	if ((fd = open_component(dirfd, comp)) < 0)
 		return -1;
-	if (mount_id(dirfd, &a) < 0 || mount_id(fd, &b) < 0) {
+	if (ph_mount_id(dirfd, &a) < 0 || ph_mount_id(fd, &b) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -133,7 +134,7 @@ walk(int dirfd, const char *rel, int create, int *created)
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		next = last ? open_component(fd, comp) : open_dir_noxdev(fd, comp);
+		next = last ? open_component(fd, comp) : ph_open_dir_noxdev(fd, comp);
 		if (next < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
 				int saved = errno;
@@ -145,7 +146,7 @@ walk(int dirfd, const char *rel, int create, int *created)
 			if (last && created != NULL)
 				*created = 1;
 			next = last ? open_component(fd, comp) :
-			    open_dir_noxdev(fd, comp);
+			    ph_open_dir_noxdev(fd, comp);
 		}
 		if (next < 0) {
 			int saved = errno;
@@ -195,7 +196,7 @@ remove_tree_at(int dirfd, const char *name, dev_t dev, int depth)
 		return -1;
 	}
 	fd = depth == 0 ? open_component(dirfd, name) :
-	    open_dir_noxdev(dirfd, name);
+	    ph_open_dir_noxdev(dirfd, name);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0) {
@@ -265,4 +266,52 @@ ph_remove_tree(int dirfd, const char *name)
 	if (fstat(dirfd, &st) < 0)
 		return -1;
 	return remove_tree_at(dirfd, name, st.st_dev, 0);
+}
+
+/* Undo the octal escapes of a mountinfo field (\040 for a space etc.)
+ * in place. */
+static void
+unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+			    (s[3] - '0'));
+			s += 3;
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+}
+
+int
+ph_mounts_beneath(const char *path)
+{
+	size_t len = strlen(path);
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *fp;
+
+	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return -1;
+	while (!found && getline(&line, &cap, fp) > 0) {
+		char *mp = line;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ...: the fifth field. */
+		for (int i = 0; i < 4 && mp != NULL; i++)
+			if ((mp = strchr(mp, ' ')) != NULL)
+				mp++;
+		if (mp == NULL || strchr(mp, ' ') == NULL)
+			continue;
+		*strchr(mp, ' ') = '\0';
+		unescape(mp);
+		found = strncmp(mp, path, len) == 0 && mp[len] == '/';
+	}
+	free(line);
+	fclose(fp);
+	return found;
 }

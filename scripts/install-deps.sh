@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh --test   also what the test suite uses
 #     (systemd: systemd-socket-activate and systemd-analyze for
 #     t/integ/socket-activation-t.sh; util-linux, always installed,
-#     has the setpriv that t/integ/ctl-t.sh uses; glusterfs-server and
+#     has the setpriv that t/integ/ctl-t.sh uses and the losetup that
+#     t/integ/fsync-t.sh uses with e2fsprogs' mkfs.ext4; glusterfs-server and
 #     glusterfs-client: the glusterd and FUSE client of
 #     t/integ/gluster-t.sh; debhelper, devscripts and lintian build and
 #     check the package in t/pkg/deb-t.sh; docker-compose runs

@@ -239,6 +239,7 @@ expect_ok "Remove after Unmount"
 get ev1
 expect_err "Get after Remove: Err"
 is "$(cat "$ROOT/ev1/data" 2>&1)" keep-me "on_remove keep (default): the data is kept"
+ok "$([ ! -e "$ROOT/.volwarden-trash" ]; echo $?)" "a keep driver makes no trash directory"
 remove ev1
 expect_ok "Remove of a volume that is already gone: {}"
 remove ev3
@@ -587,6 +588,8 @@ create d4
 rm -rf "$DEL/d4"
 ln -s "$CANARY/d4" "$DEL/d4"
 remove d4
+like "$ERR" "$DEL/d4: it is a symbolic link, which is never followed; nothing was deleted" \
+    "Remove of a volume whose directory became a symlink says so"
 create d5 '{"mountpoint":"link5/d5"}'
 rm -rf "$DEL/link5"
 ln -s "$CANARY" "$DEL/link5"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Input limits: body and header size, a slow client, thousands of
 # connections, thousands of malformed requests.  The daemon must keep
-# answering normal requests and return to its baseline memory.
+# answering normal requests, also during a flood of idle connections,
+# and return to its baseline memory.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -64,24 +65,25 @@ t=$(latency)
 fast "$t" 0.5; ok $? "a normal request is answered in ${t}s while a slow client dribbles"
 wait "$slow"
 
-# 5,000 connections: accept stops at max_connections, without spinning.
+# 5,000 connections with a 3 s idle timeout: the daemon keeps at most
+# max_connections open, closing the idle ones, and does not spin.
 ticks0=$(cpu_ticks)
 "$HAMMER" "$VW_SOCK" conns 5000 5 >"$TESTDIR/conns.out" &
 flood=$!
 sleep 1
-# The admin socket shares the descriptor limit: a connection waiting there
-# meanwhile must not make the daemon spin either.
-curl -s -o /dev/null --max-time 3 --unix-socket "$VW_ADMIN" http://admin/v1/status &
-admin_curl=$!
+# The admin socket shares the limit: a connection there meanwhile is
+# answered.
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+	--unix-socket "$VW_ADMIN" http://admin/v1/status)
+is "$code" 200 "the admin socket answers during the flood"
 sleep 3
 ticks1=$(cpu_ticks)
-diag "$(cat "$TESTDIR/conns.out")"
 ok "$(kill -0 "$VW_PID"; echo $?)" "the daemon survives 5,000 connections"
 ok $(( (ticks1 - ticks0) > 100 )) "and does not spin meanwhile ($((ticks1 - ticks0)) ticks of CPU in 4 s)"
-like "$(cat "$VW_LOG")" "driver volwarden: connection limit reached" "it logs that the connection limit was reached"
-like "$(cat "$VW_LOG")" "admin socket: connection limit reached" "... on the admin socket too, which pauses as well"
 wait "$flood"
-wait "$admin_curl"
+diag "$(cat "$TESTDIR/conns.out")"
+like "$(cat "$VW_LOG")" "connection limit \(64\) reached: closing the connections idle longest" \
+	"it logs that the connection limit was reached"
 # The flood's connections are closed; idle ones time out after 3 s.
 sleep 1
 t=$(latency)
@@ -108,11 +110,55 @@ if [ "$sanitized" -eq 0 ]; then
 fi
 vw_stop
 ok $? "the daemon stops cleanly"
+log1=$(cat "$VW_LOG")
+
+# 5,000 connections held idle with the default limits (1,024 connections,
+# a 300 s idle timeout): before a connection would time out, the oldest
+# idle ones are closed to make room, so normal requests go on being
+# answered during the flood (timing belongs in bench/; the generous
+# --max-time only has to stay far below the idle timeout).
+cat >"$CFG" <<JSON
+{"user": "$VW_TEST_USER", "state_dir": "$TESTDIR/state",
+ "run_dir": "$TESTDIR/run", "socket_dir": "$TESTDIR/sock",
+ "drivers": [{"name": "volwarden", "backend": "dir",
+              "root": "$TESTDIR/volumes"}]}
+JSON
+: >"$VW_LOG"
+vw_start --config "$CFG" || bail_out "volwarden did not restart"
+"$HAMMER" "$VW_SOCK" conns 5000 20 >"$TESTDIR/conns2.out" &
+flood=$!
+for i in $(seq 1 100); do	# until the hammer holds its connections
+	[ -s "$TESTDIR/conns2.out" ] && break
+	sleep 0.1
+done
+sleep 1
+out=$(curl -s --max-time 10 --unix-socket "$VW_SOCK" -X POST \
+	http://plugin/VolumeDriver.Get --data-binary '{"Name":"v7"}')
+like "$out" '"Name":"v7"' "during a flood of 5,000 idle connections a Get is answered"
+out=$(curl -s --max-time 10 --unix-socket "$VW_SOCK" -X POST \
+	http://plugin/VolumeDriver.Create --data-binary '{"Name":"during-flood"}')
+is "$out" "{}" "... and so is a Create"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+	--unix-socket "$VW_ADMIN" http://admin/metrics)
+is "$code" 200 "... and the admin socket"
+metrics=$(curl -s --max-time 10 --unix-socket "$VW_ADMIN" http://admin/metrics)
+open=$(printf '%s\n' "$metrics" | awk '$1 == "volwarden_connections" {print $2}')
+evicted=$(printf '%s\n' "$metrics" | awk '$1 == "volwarden_connections_evicted_total" {print $2}')
+diag "connections open: $open, closed to make room: $evicted"
+ok "$(( open <= 1024 ? 0 : 1 ))" "at most max_connections (1024) are open"
+ok "$(( evicted >= 5000 - 1024 ? 0 : 1 ))" "the rest were closed to make room"
+wait "$flood"
+diag "$(cat "$TESTDIR/conns2.out")"
+like "$(cat "$TESTDIR/conns2.out")" "opened 5000 of 5000 connections" \
+	"the hammer held 5,000 connections"
+like "$(cat "$VW_LOG")" "connection limit \(1024\) reached" "the limit is logged"
+vw_stop
+ok $? "the daemon stops cleanly"
 if [ "$sanitized" -eq 1 ]; then
 	# ASan keeps freed memory in quarantine and never returns it, so RSS
 	# says nothing here; instead LeakSanitizer must find nothing the
 	# abuse left allocated when the daemon exits.
-	unlike "$(cat "$VW_LOG")" "LeakSanitizer|AddressSanitizer|runtime error" \
+	unlike "$log1$(cat "$VW_LOG")" "LeakSanitizer|AddressSanitizer|runtime error" \
 		"no memory left allocated or misused after the abuse (sanitizers)"
 fi
 done_testing

@@ -1,6 +1,7 @@
 /*
  * hammer: abusive clients for the limits test.
- *   hammer SOCKET conns N SECONDS   open N connections, hold them, close
+ *   hammer SOCKET conns N SECONDS   open N connections, hold them, count
+ *                                   those the daemon closed, close
  *   hammer SOCKET slow SECONDS      send one request one byte a second
  *   hammer SOCKET garbage N         N malformed requests, one connection each
  * Prints one summary line.
@@ -8,6 +9,7 @@
 #include "vw-build.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,22 +47,44 @@ dial(void)
 	return dial_flags(0);
 }
 
+/* How many of the n fds the peer has closed (POLLRDHUP). */
+static int
+closed_by_peer(const int *fds, int n)
+{
+	int closed = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLRDHUP };
+
+		if (fds[i] >= 0 && poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			closed++;
+	}
+	return closed;
+}
+
 static int
 conns(int n, int seconds)
 {
 	int *fds = calloc((size_t)n, sizeof(int)), opened = 0;
+	time_t give_up = time(NULL) + 10;
 
 	if (fds == NULL)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		/* connect() succeeds while the kernel backlog has room, even
-		 * if the daemon is not accepting. */
-		if ((fds[i] = dial_flags(1)) >= 0)
+		 * if the daemon is not accepting; with the backlog full,
+		 * retry for up to 10 s in all. */
+		while ((fds[i] = dial_flags(1)) < 0 && errno == EAGAIN &&
+		    time(NULL) < give_up)
+			usleep(1000);
+		if (fds[i] >= 0)
 			opened++;
 	}
-	printf("opened %d of %d connections\n", opened, n);
+	printf("opened %d of %d connections, ", opened, n);
 	fflush(stdout);
 	sleep((unsigned)seconds);
+	printf("%d of them closed by the daemon\n", closed_by_peer(fds, n));
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

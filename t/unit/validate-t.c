@@ -202,6 +202,23 @@ main(void)
 		strcpy(o.mountpoint, "/srv/docker");
 		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
 		    err, sizeof(err)) < 0, "the allowed root itself refused");
+		/* The helper's trash below each root holds no volume. */
+		strcpy(o.mountpoint, ".volwarden-trash/x");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) < 0, "a mountpoint in the root's trash refused");
+		has_string(err, ".volwarden-trash", "the error names the trash");
+		strcpy(o.mountpoint, ".volwarden-trash");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) < 0, "the root's trash itself refused");
+		strcpy(o.mountpoint, "/srv/docker/.volwarden-trash/y");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) < 0, "an allowed root's trash refused");
+		strcpy(o.mountpoint, "a/.volwarden-trash");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) == 0, "the name deeper down is an ordinary directory");
+		strcpy(o.mountpoint, ".volwarden-trashy");
+		ok(vw_volume_path(&d, "x1", &o, out, sizeof(out), &allowed, &rel,
+		    err, sizeof(err)) == 0, "and so is a longer name");
 	}
 	/* The btrfs option schema (common/options.c). */
 	{
