@@ -150,6 +150,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_snap(hdr.type, payload);
 			continue;
 		}
+		/* Only volume requests carry a name and options (not
+		 * VOLUME_SCAN, whose payload is a vw_scan_req). */
+		if (hdr.len != sizeof(struct vw_volume_req))
+			continue;
 		check_path(payload);
 		check_btrfs(payload);
 	}

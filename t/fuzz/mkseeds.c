@@ -134,6 +134,20 @@ helper_seeds(void)
 	    "app", "snapshot_every=1h,snapshot_keep=24");
 	volreq_be(VW_BACKEND_BTRFS, "status-btrfs", VW_MSG_VOLUME_STATUS,
 	    "app", "size=64M,snapshot_every=30m");
+	volreq_be(VW_BACKEND_LOOP, "create-loop", VW_MSG_VOLUME_CREATE,
+	    "cache", "size=64M,fs=xfs,uid=1000,mode=0750");
+	volreq_be(VW_BACKEND_LOOP, "create-erofs", VW_MSG_VOLUME_CREATE,
+	    "site", "fs=erofs,source=/srv/images/site");
+	volreq_be(VW_BACKEND_LOOP, "create-erofs-image", VW_MSG_VOLUME_CREATE,
+	    "base", "fs=erofs,image=/srv/images/base.erofs");
+	volreq_be(VW_BACKEND_LOOP, "resize-loop", VW_MSG_VOLUME_RESIZE,
+	    "cache", "size=2G");
+	volreq("status-dir", VW_MSG_VOLUME_STATUS, "data1", "");
+	{
+		struct vw_scan_req sr = { .offset = 15, .gen = 3 };
+
+		msg("scan", VW_MSG_VOLUME_SCAN, &sr, sizeof(sr));
+	}
 	snapreq("snap-create", VW_MSG_VOLUME_SNAPSHOT_CREATE, "db", "nightly",
 	    0, 0, 0);
 	snapreq("snap-list", VW_MSG_VOLUME_SNAPSHOT_LIST, "db", "", 0, 15, 0);
