@@ -15,14 +15,8 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/t/lib/functions.sh"
 
-requires_root
-for c in dockerd docker jq curl timeout losetup findmnt mkfs.ext4 mkfs.xfs \
-    mkfs.erofs; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "requires $c"
-done
-[ -x /bin/busybox ] || skip_all "requires /bin/busybox (static) for the test image"
+requires_dockerd losetup findmnt mkfs.ext4 mkfs.xfs mkfs.erofs
 [ -c /dev/loop-control ] || skip_all "requires /dev/loop-control"
-id "$VW_TEST_USER" >/dev/null 2>&1 || skip_all "requires user $VW_TEST_USER"
 
 DRV="vwloop$$"
 IMAGES="$TESTDIR/images"

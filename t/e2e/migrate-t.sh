@@ -20,14 +20,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/t/lib/functions.sh"
 
-requires_root
-for c in dockerd docker jq curl timeout; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "requires $c"
-done
-[ -x /bin/busybox ] || skip_all "requires /bin/busybox (static) for the test image"
-[ -x "$VOLWARDEN" ] && [ -x "$top_builddir/volwardenctl" ] ||
-	skip_all "volwarden is not built in $top_builddir"
-id "$VW_TEST_USER" >/dev/null 2>&1 || skip_all "requires user $VW_TEST_USER"
+requires_dockerd
 
 DRV=local-persist
 VW_SOCK="/run/docker/plugins/$DRV.sock"

@@ -18,13 +18,7 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/t/lib/functions.sh"
 
-requires_root
-for c in dockerd docker jq timeout ldd; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "requires $c"
-done
-[ -x /bin/busybox ] || skip_all "requires /bin/busybox (static) for the test image"
-[ -x "$VOLWARDEN" ] && [ -x "$PRIVHELPER" ] ||
-	skip_all "volwarden is not built in $top_builddir"
+requires_dockerd ldd
 
 PLUGIN="vwt-plugin$$"
 PDIR="$TESTDIR/plugin"

@@ -24,6 +24,22 @@ requires() {	# requires CMD [ARGS...]: skip the test if it cannot run
 requires_root() {
 	[ "$(id -u)" -eq 0 ] || skip_all "must run as root (binds sockets, starts the privileged helper)"
 }
+# requires_dockerd [CMD...]: what every test against a private dockerd
+# needs (root, dockerd, docker, jq, curl, timeout, a static busybox for
+# the test image, the built programs, the test user), and CMDs.
+requires_dockerd() {
+	local c
+	requires_root
+	for c in dockerd docker jq curl timeout "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			skip_all "requires $c (scripts/install-deps.sh --test)"
+	done
+	[ -x /bin/busybox ] || skip_all "requires /bin/busybox (static) for the test image"
+	[ -x "$VOLWARDEN" ] && [ -x "$PRIVHELPER" ] &&
+	    [ -x "$top_builddir/volwardenctl" ] ||
+		skip_all "volwarden is not built in $top_builddir"
+	id "$VW_TEST_USER" >/dev/null 2>&1 || skip_all "requires user $VW_TEST_USER"
+}
 
 # A fresh temporary directory for this test, removed at exit.
 TESTDIR=$(mktemp -d /tmp/vwt.XXXXXX) || bail_out "mktemp failed"
