@@ -109,6 +109,16 @@ struct vw_backend {
 int vw_status_add(struct vw_status_reply *rep, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Write a printf-formatted sentence into msg (msglen bytes, cut to fit)
+ * and return err: the one way backends fail a request
+ * ("return VW_FAIL(rep, EPERM, ...)" sets rep->msg).  privhelper/dispatch.c.
+ */
+int vw_failf(char *msg, size_t msglen, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define VW_FAIL(rep, err, ...) \
+	vw_failf((rep)->msg, sizeof((rep)->msg), (err), __VA_ARGS__)
+
 /* backends/dir.c: persistent directories (local-persist semantics). */
 extern const struct vw_backend vw_backend_dir;
 /* backends/btrfs.c (or btrfs-disabled.c when libbtrfsutil is missing):

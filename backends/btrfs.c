@@ -47,21 +47,7 @@
 /* Longest list of snapshots one volume may have (LIST reads them all). */
 #define SNAP_MAX		4096
 
-static int
-failf(char *msg, size_t msglen, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-failf(char *msg, size_t msglen, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-	return err;
-}
-#define FAIL(rep, err, ...)	failf((rep)->msg, sizeof((rep)->msg), (err), __VA_ARGS__)
+#define FAIL VW_FAIL
 
 /* libbtrfsutil leaves the failed syscall's errno in place. */
 static int
@@ -929,25 +915,25 @@ btrfs_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 	int fd;
 
 	if (fstatfs(ctx->root_fd, &sf) < 0)
-		return failf(err, errlen, -1, "driver %s: statfs %s: %s",
+		return vw_failf(err, errlen, -1, "driver %s: statfs %s: %s",
 		    ctx->driver->name, root, strerror(errno));
 	if (sf.f_type != BTRFS_SUPER_MAGIC)
-		return failf(err, errlen, -1, "driver %s (backend btrfs): root %s "
+		return vw_failf(err, errlen, -1, "driver %s (backend btrfs): root %s "
 		    "is not on a BTRFS file system (statfs type 0x%llx); mount a "
 		    "BTRFS file system there or choose a root on one",
 		    ctx->driver->name, root, (unsigned long long)sf.f_type);
 	if (mkdirat(ctx->root_fd, SNAPDIR, 0700) < 0 && errno != EEXIST)
-		return failf(err, errlen, -1, "driver %s: cannot create %s/%s: %s",
+		return vw_failf(err, errlen, -1, "driver %s: cannot create %s/%s: %s",
 		    ctx->driver->name, root, SNAPDIR, strerror(errno));
 	fd = openat(ctx->root_fd, SNAPDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
-		return failf(err, errlen, -1, "driver %s: cannot open %s/%s (it "
+		return vw_failf(err, errlen, -1, "driver %s: cannot open %s/%s (it "
 		    "must be a directory, not a symbolic link): %s",
 		    ctx->driver->name, root, SNAPDIR, strerror(errno));
 	if (st.st_uid != 0 || (st.st_mode & 077)) {
 		close(fd);
-		return failf(err, errlen, -1, "driver %s: %s/%s must be owned by "
+		return vw_failf(err, errlen, -1, "driver %s: %s/%s must be owned by "
 		    "root with mode 0700 (chown root; chmod 0700)",
 		    ctx->driver->name, root, SNAPDIR);
 	}

@@ -32,21 +32,6 @@ struct location {
 };
 
 static int
-fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static int
 locate(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
     struct location *loc, struct vw_volume_reply *rep)
 {
@@ -75,13 +60,13 @@ dir_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	if (fd < 0) {
 		err = errno;
 		if (err == ELOOP)
-			return fail(rep, err, "cannot create %s: a component of the "
+			return VW_FAIL(rep, err, "cannot create %s: a component of the "
 			    "path is a symbolic link, which is never followed; "
 			    "replace it with a real directory", loc.abs);
 		if (err == ENOTDIR)
-			return fail(rep, err, "cannot create %s: a component of the "
+			return VW_FAIL(rep, err, "cannot create %s: a component of the "
 			    "path exists and is not a directory", loc.abs);
-		return fail(rep, err, "cannot create %s: %s", loc.abs,
+		return VW_FAIL(rep, err, "cannot create %s: %s", loc.abs,
 		    strerror(err));
 	}
 	if ((o->flags & (VW_OPT_UID | VW_OPT_GID)) &&
@@ -89,14 +74,14 @@ dir_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	    (o->flags & VW_OPT_GID) ? (gid_t)o->gid : (gid_t)-1) < 0) {
 		err = errno;
 		close(fd);
-		return fail(rep, err, "cannot set the owner of %s: %s", loc.abs,
+		return VW_FAIL(rep, err, "cannot set the owner of %s: %s", loc.abs,
 		    strerror(err));
 	}
 	/* chown may clear setgid bits, so the mode goes last. */
 	if ((o->flags & VW_OPT_MODE) && fchmod(fd, (mode_t)o->mode) < 0) {
 		err = errno;
 		close(fd);
-		return fail(rep, err, "cannot set the mode of %s: %s", loc.abs,
+		return VW_FAIL(rep, err, "cannot set the mode of %s: %s", loc.abs,
 		    strerror(err));
 	}
 	if (o->flags & (VW_OPT_MODE | VW_OPT_UID | VW_OPT_GID)) {
@@ -107,7 +92,7 @@ dir_create(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		    ((o->flags & VW_OPT_UID) && st.st_uid != o->uid) ||
 		    ((o->flags & VW_OPT_GID) && st.st_gid != o->gid)) {
 			close(fd);
-			return fail(rep, EPERM, "the owner or mode of %s did not "
+			return VW_FAIL(rep, EPERM, "the owner or mode of %s did not "
 			    "take effect (file system without ownership "
 			    "support?); choose other options or another root",
 			    loc.abs);
@@ -135,15 +120,15 @@ dir_mount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	if (fd < 0) {
 		err = errno;
 		if (err == ENOENT)
-			return fail(rep, err, "the directory %s of volume %s does "
+			return VW_FAIL(rep, err, "the directory %s of volume %s does "
 			    "not exist (is the file system it lives on mounted?); "
 			    "it is not re-created: restore it, or remove and "
 			    "re-create the volume", loc.abs, req->name);
 		if (err == ELOOP || err == EXDEV)
-			return fail(rep, err, "the path %s of volume %s contains a "
+			return VW_FAIL(rep, err, "the path %s of volume %s contains a "
 			    "symbolic link, which is never followed; replace it "
 			    "with a real directory", loc.abs, req->name);
-		return fail(rep, err, "cannot open %s of volume %s: %s", loc.abs,
+		return VW_FAIL(rep, err, "cannot open %s of volume %s: %s", loc.abs,
 		    req->name, strerror(err));
 	}
 	close(fd);
@@ -202,7 +187,7 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		err = errno;
 		if (err == ENOENT)
 			return 0;	/* already gone */
-		return fail(rep, err, "cannot open the parent of %s: %s", loc.abs,
+		return VW_FAIL(rep, err, "cannot open the parent of %s: %s", loc.abs,
 		    strerror(err));
 	}
 	if (d->on_remove == VW_ON_REMOVE_ARCHIVE) {
@@ -228,7 +213,7 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 
 			if (n < 0 || (size_t)n >= sizeof(aside)) {
 				close(pfd);
-				return fail(rep, ENAMETOOLONG, "cannot archive %s: "
+				return VW_FAIL(rep, ENAMETOOLONG, "cannot archive %s: "
 				    "the archived name would be too long; the data "
 				    "is kept", loc.abs);
 			}
@@ -241,7 +226,7 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 			if (errno != EEXIST || i >= 100) {
 				err = errno;
 				close(pfd);
-				return fail(rep, err, "cannot archive %s: %s; the "
+				return VW_FAIL(rep, err, "cannot archive %s: %s; the "
 				    "data is kept", loc.abs, strerror(err));
 			}
 		}
@@ -264,12 +249,12 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 			close(pfd);
 			if (err == ENOENT)
 				return 0;	/* already gone */
-			return fail(rep, err, "cannot delete %s: %s; the data is "
+			return VW_FAIL(rep, err, "cannot delete %s: %s; the data is "
 			    "kept", loc.abs, strerror(err));
 		}
 		if (S_ISLNK(st.st_mode)) {
 			close(pfd);
-			return fail(rep, ELOOP, "cannot delete %s: it is a symbolic "
+			return VW_FAIL(rep, ELOOP, "cannot delete %s: it is a symbolic "
 			    "link, which is never followed; nothing was deleted "
 			    "(remove the link by hand if it is not wanted)",
 			    loc.abs);
@@ -278,7 +263,7 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		 * its deletion there: refuse now, having deleted nothing. */
 		if (S_ISDIR(st.st_mode) && ph_mounts_beneath(loc.abs) > 0) {
 			close(pfd);
-			return fail(rep, EXDEV, "cannot delete %s: it contains a "
+			return VW_FAIL(rep, EXDEV, "cannot delete %s: it contains a "
 			    "mount point, which is never entered; nothing was "
 			    "deleted: unmount it and remove the volume again",
 			    loc.abs);
@@ -299,7 +284,7 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		    errno != EBUSY) {
 			err = errno;
 			close(pfd);
-			return fail(rep, err, "cannot move %s to the trash: %s; the "
+			return VW_FAIL(rep, err, "cannot move %s to the trash: %s; the "
 			    "data is kept", loc.abs, strerror(err));
 		}
 	}
@@ -307,11 +292,11 @@ dir_remove(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 		err = errno;
 		close(pfd);
 		if (err == EXDEV)
-			return fail(rep, err, "cannot delete %s completely: it "
+			return VW_FAIL(rep, err, "cannot delete %s completely: it "
 			    "contains a mount point or another file system, which is "
 			    "never entered; what was not yet deleted is kept: "
 			    "unmount it and remove the volume again", loc.abs);
-		return fail(rep, err, "cannot delete %s completely: %s; what "
+		return VW_FAIL(rep, err, "cannot delete %s completely: %s; what "
 		    "remains is kept, fix the cause and remove the volume again",
 		    loc.abs, strerror(err));
 	}

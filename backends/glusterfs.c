@@ -59,21 +59,6 @@ struct gl {
 	int		mnt_fd;		/* mount_dir, after its self-bind */
 };
 
-static int
-fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct vw_volume_reply *rep, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rep->msg, sizeof(rep->msg), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 /* The agent beside our own executable (a build tree), else the
  * installed one. */
 static void
@@ -520,7 +505,7 @@ source_path(const struct vw_driver *d, const char *name, char *abs,
 	    d->gl.subdir, name) : snprintf(abs, len, "%s/%s", d->root, name);
 
 	if (n < 0 || (size_t)n >= len)
-		return fail(rep, ENAMETOOLONG, "the path of volume %s under %s "
+		return VW_FAIL(rep, ENAMETOOLONG, "the path of volume %s under %s "
 		    "is too long", name, d->root);
 	*rel = abs + strlen(d->root) + 1;
 	return 0;
@@ -579,7 +564,7 @@ check_fuse(const struct vw_backend_ctx *ctx, const char *name, int *out,
 		err = rfd < 0 || errno == ENOTCONN ? errno : ENOTCONN;
 		if (rfd >= 0)
 			close(rfd);
-		return fail(rep, err == ENOENT ? ENOTCONN : err, "Gluster volume "
+		return VW_FAIL(rep, err == ENOENT ? ENOTCONN : err, "Gluster volume "
 		    "%s is not mounted at %s (%s): its FUSE client is being "
 		    "restarted or the servers %s%s are unreachable; try again in "
 		    "a moment", d->gl.volume, d->root, rfd < 0 ? strerror(err) :
@@ -591,14 +576,14 @@ check_fuse(const struct vw_backend_ctx *ctx, const char *name, int *out,
 	close(rfd);
 	if (fd < 0) {
 		if (err == ENOENT)
-			return fail(rep, err, "the directory %s of volume %s does "
+			return VW_FAIL(rep, err, "the directory %s of volume %s does "
 			    "not exist on the Gluster mount; it is not re-created: "
 			    "create the volume again", abs, name);
 		if (err == ELOOP || err == EXDEV)
-			return fail(rep, err, "the path %s of volume %s contains a "
+			return VW_FAIL(rep, err, "the path %s of volume %s contains a "
 			    "symbolic link or a mount point, which is never "
 			    "followed", abs, name);
-		return fail(rep, err, "cannot reach %s of volume %s on the Gluster "
+		return VW_FAIL(rep, err, "cannot reach %s of volume %s on the Gluster "
 		    "mount: %s", abs, name, strerror(err));
 	}
 	*out = fd;
@@ -663,7 +648,7 @@ bind_volume(const struct vw_backend_ctx *ctx, const char *name, int src,
 	int tfd, err;
 
 	if (fstat(src, &sst) < 0)
-		return fail(rep, errno, "cannot stat the directory of volume %s "
+		return VW_FAIL(rep, errno, "cannot stat the directory of volume %s "
 		    "on the Gluster mount: %s", name, strerror(errno));
 	tfd = openat(gl->mnt_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
@@ -674,12 +659,12 @@ bind_volume(const struct vw_backend_ctx *ctx, const char *name, int src,
 	if (tfd >= 0)
 		close(tfd);
 	if ((err = unbind(gl, dir, name)) != 0)
-		return fail(rep, err, "cannot clear %s/%s for volume %s: %s", dir,
+		return VW_FAIL(rep, err, "cannot clear %s/%s for volume %s: %s", dir,
 		    name, name, strerror(err));
 	if (mkdirat(gl->mnt_fd, name, 0700) < 0 ||
 	    (tfd = openat(gl->mnt_fd, name, O_PATH | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return fail(rep, errno, "cannot make the mount directory %s/%s "
+		return VW_FAIL(rep, errno, "cannot make the mount directory %s/%s "
 		    "of volume %s: %s", dir, name, name, strerror(errno));
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
 	snprintf(to, sizeof(to), "/proc/self/fd/%d", tfd);
@@ -687,7 +672,7 @@ bind_volume(const struct vw_backend_ctx *ctx, const char *name, int src,
 		err = errno;
 		close(tfd);
 		(void)unbind(gl, dir, name);
-		return fail(rep, err, "cannot bind-mount the directory of volume "
+		return VW_FAIL(rep, err, "cannot bind-mount the directory of volume "
 		    "%s at %s/%s: %s", name, dir, name, strerror(err));
 	}
 	close(tfd);
@@ -698,7 +683,7 @@ bind_volume(const struct vw_backend_ctx *ctx, const char *name, int src,
 		if (tfd >= 0)
 			close(tfd);
 		(void)unbind(gl, dir, name);
-		return fail(rep, EIO, "the bind mount of volume %s at %s/%s does "
+		return VW_FAIL(rep, EIO, "the bind mount of volume %s at %s/%s does "
 		    "not show its Gluster directory; not used", name, dir, name);
 	}
 	close(tfd);
@@ -739,7 +724,7 @@ gl_unmount(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 	/* The local bind first: it goes even when the servers are away
 	 * (the lease then expires by itself). */
 	if ((err = unbind(ctx->priv, ctx->driver->mount_dir, req->name)) != 0)
-		return fail(rep, err, "cannot unmount %s/%s of volume %s: %s",
+		return VW_FAIL(rep, err, "cannot unmount %s/%s of volume %s: %s",
 		    ctx->driver->mount_dir, req->name, req->name, strerror(err));
 	if ((err = relay_volume(ctx, VW_MSG_VOLUME_UNMOUNT, req, rep)) != 0)
 		return err;

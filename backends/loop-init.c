@@ -27,21 +27,6 @@
 #include "common/sanitizers.h"
 #include "runner/runner.h"
 
-static int
-errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /*
  * Open the absolute directory path dir one component at a time, never
  * through a symbolic link (O_NOFOLLOW | O_DIRECTORY on each), creating
@@ -146,12 +131,12 @@ setup_mount_dir(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 	int fd, pfd, rc;
 
 	if ((fd = open_dir_path(dir, &pfd, &last, why, sizeof(why))) < 0)
-		return errf(err, errlen, "driver %s: mount_dir %s: %s",
+		return vw_failf(err, errlen, -1, "driver %s: mount_dir %s: %s",
 		    ctx->driver->name, dir, why);
 	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 077)) {
 		close(fd);
 		close(pfd);
-		return errf(err, errlen, "driver %s: mount_dir %s must be owned by "
+		return vw_failf(err, errlen, -1, "driver %s: mount_dir %s must be owned by "
 		    "root with mode 0700 (chown root %s; chmod 0700 %s)",
 		    ctx->driver->name, dir, dir, dir);
 	}
@@ -161,7 +146,7 @@ setup_mount_dir(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 		rc = errno;
 		close(fd);
 		close(pfd);
-		return errf(err, errlen, "driver %s: cannot bind-mount mount_dir "
+		return vw_failf(err, errlen, -1, "driver %s: cannot bind-mount mount_dir "
 		    "%s onto itself: %s", ctx->driver->name, dir, strerror(rc));
 	}
 	close(fd);
@@ -172,15 +157,15 @@ setup_mount_dir(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 	rc = errno;
 	close(pfd);
 	if (ls->mnt_fd < 0)
-		return errf(err, errlen, "driver %s: cannot open mount_dir %s: %s",
+		return vw_failf(err, errlen, -1, "driver %s: cannot open mount_dir %s: %s",
 		    ctx->driver->name, dir, strerror(rc));
 	if (fstat(ls->mnt_fd, &st2) < 0 || st2.st_dev != st.st_dev ||
 	    st2.st_ino != st.st_ino || is_mount_root(ls->mnt_fd) != 1)
-		return errf(err, errlen, "driver %s: mount_dir %s changed while it "
+		return vw_failf(err, errlen, -1, "driver %s: mount_dir %s changed while it "
 		    "was set up; start again", ctx->driver->name, dir);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ls->mnt_fd);
 	if (mount(NULL, proc, NULL, MS_SHARED, NULL) < 0)
-		return errf(err, errlen, "driver %s: cannot make mount_dir %s a "
+		return vw_failf(err, errlen, -1, "driver %s: cannot make mount_dir %s a "
 		    "shared mount: %s", ctx->driver->name, dir, strerror(errno));
 	return 0;
 }
@@ -323,13 +308,13 @@ start_runner(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 	pid_t pid;
 
 	if ((pw = getpwnam(ctx->user)) == NULL || pw->pw_uid == 0)
-		return errf(err, errlen, "driver %s: user %s (for running mkfs) "
+		return vw_failf(err, errlen, -1, "driver %s: user %s (for running mkfs) "
 		    "does not exist or is root", ctx->driver->name, ctx->user);
 	ls->uid = pw->pw_uid;
 	ls->gid = pw->pw_gid;
 	ls->user = ctx->user;
 	if (runner_path(exe, sizeof(exe)) < 0 || access(exe, X_OK) < 0)
-		return errf(err, errlen, "driver %s: cannot find "
+		return vw_failf(err, errlen, -1, "driver %s: cannot find "
 		    "volwarden-mkfs-runner beside the helper (%s)",
 		    ctx->driver->name, exe);
 	snprintf(uid, sizeof(uid), "%u", (unsigned)pw->pw_uid);
@@ -349,9 +334,9 @@ start_runner(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 	/* PATH, and a sanitizer build's settings. */
 	(void)vw_san_env(envp, 1);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return errf(err, errlen, "socketpair: %s", strerror(errno));
+		return vw_failf(err, errlen, -1, "socketpair: %s", strerror(errno));
 	if ((pid = fork()) < 0)
-		return errf(err, errlen, "fork: %s", strerror(errno));
+		return vw_failf(err, errlen, -1, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		if (sv[1] == VW_RUNNER_FD) {
 			if (fcntl(sv[1], F_SETFD, 0) < 0)
@@ -376,7 +361,7 @@ start_runner(struct vw_backend_ctx *ctx, struct loop_state *ls, char *err,
 		if (poll(&p, 1, 10000) != 1 || vw_mkfs_recv(sv[0], &ready,
 		    sizeof(ready), fds, &nfd) != 1 || nfd != 0 ||
 		    ready.magic != VW_MKFS_MAGIC || ready.err != 0)
-			return errf(err, errlen, "driver %s: the mkfs runner did "
+			return vw_failf(err, errlen, -1, "driver %s: the mkfs runner did "
 			    "not start (see its log line)", ctx->driver->name);
 	}
 	log_debug("mkfs runner pid %d as %s", (int)pid, ctx->user);
@@ -389,12 +374,12 @@ loop_init(struct vw_backend_ctx *ctx, char *err, size_t errlen)
 	struct loop_state *ls = calloc(1, sizeof(*ls));
 
 	if (ls == NULL)
-		return errf(err, errlen, "out of memory");
+		return vw_failf(err, errlen, -1, "out of memory");
 	ls->control_fd = ls->mnt_fd = ls->runner_fd = -1;
 	ctx->priv = ls;
 	ls->control_fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ls->control_fd < 0)
-		return errf(err, errlen, "driver %s (backend loop): cannot open "
+		return vw_failf(err, errlen, -1, "driver %s (backend loop): cannot open "
 		    "/dev/loop-control: %s (is the loop module loaded?)",
 		    ctx->driver->name, strerror(errno));
 	if (setup_mount_dir(ctx, ls, err, errlen) < 0)

@@ -63,21 +63,7 @@
  * takes a moment). */
 #define RUNNER_EXIT_MS		5000
 
-static int
-failf(char *msg, size_t msglen, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-failf(char *msg, size_t msglen, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-	return err;
-}
-#define FAIL(rep, err, ...)	failf((rep)->msg, sizeof((rep)->msg), (err), __VA_ARGS__)
+#define FAIL VW_FAIL
 
 static struct loop_state *
 state(const struct vw_backend_ctx *ctx)
@@ -283,7 +269,7 @@ unmount_volume(const struct vw_backend_ctx *ctx, const char *name,
 		int rfd, lfd = -1;
 
 		if ((rc = mounted_root(ctx, name, &rfd, &st)) < 0)
-			return failf(msg, msglen, errno, "cannot check %s: %s",
+			return vw_failf(msg, msglen, errno, "cannot check %s: %s",
 			    path, strerror(errno));
 		if (rc == 0)
 			break;
@@ -297,7 +283,7 @@ unmount_volume(const struct vw_backend_ctx *ctx, const char *name,
 			if (e != EBUSY) {
 				if (lfd >= 0)
 					close(lfd);
-				return failf(msg, msglen, e, "cannot unmount %s: "
+				return vw_failf(msg, msglen, e, "cannot unmount %s: "
 				    "%s", path, strerror(e));
 			}
 			/* Something on the host still uses it (a shell's
@@ -309,7 +295,7 @@ unmount_volume(const struct vw_backend_ctx *ctx, const char *name,
 				e = errno;
 				if (lfd >= 0)
 					close(lfd);
-				return failf(msg, msglen, e, "cannot unmount %s: "
+				return vw_failf(msg, msglen, e, "cannot unmount %s: "
 				    "%s", path, strerror(e));
 			}
 		}
@@ -324,7 +310,7 @@ unmount_volume(const struct vw_backend_ctx *ctx, const char *name,
 	}
 	if (unlinkat(state(ctx)->mnt_fd, name, AT_REMOVEDIR) < 0 &&
 	    errno != ENOENT)
-		return failf(msg, msglen, errno, "cannot remove the mount "
+		return vw_failf(msg, msglen, errno, "cannot remove the mount "
 		    "directory %s: %s", path, strerror(errno));
 	return 0;
 }
@@ -352,7 +338,7 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name,
 	snprintf(path, sizeof(path), "%s/%s", d->mount_dir, dir);
 	snprintf(ipath, sizeof(ipath), "%s/%s.img", d->root, name);
 	if ((rc = mounted_root(ctx, dir, &rfd, &st)) < 0)
-		return failf(msg, msglen, errno, "cannot check %s: %s", path,
+		return vw_failf(msg, msglen, errno, "cannot check %s: %s", path,
 		    strerror(errno));
 	if (rc == 1) {
 		lfd = open_loopdev(st.st_dev, O_RDONLY);
@@ -365,22 +351,22 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name,
 		if (lfd >= 0)
 			close(lfd);
 		close(rfd);
-		return failf(msg, msglen, EBUSY, "%s holds another mount than "
+		return vw_failf(msg, msglen, EBUSY, "%s holds another mount than "
 		    "the volume's image %s; unmount it (umount %s) and try "
 		    "again", path, ipath, path);
 	}
 	if (mkdirat(ls->mnt_fd, dir, 0755) < 0 && errno != EEXIST)
-		return failf(msg, msglen, errno, "cannot create the mount "
+		return vw_failf(msg, msglen, errno, "cannot create the mount "
 		    "directory %s: %s", path, strerror(errno));
 	dfd = openat(ls->mnt_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (dfd < 0)
-		return failf(msg, msglen, errno, "cannot open the mount "
+		return vw_failf(msg, msglen, errno, "cannot open the mount "
 		    "directory %s: %s", path, strerror(errno));
 	if ((lfd = attach(ctx, img_fd, ro, ipath, &n)) < 0) {
 		err = errno;
 		close(dfd);
-		return failf(msg, msglen, err, "cannot attach %s to a loop device: "
+		return vw_failf(msg, msglen, err, "cannot attach %s to a loop device: "
 		    "%s", ipath, strerror(err));
 	}
 	snprintf(dev, sizeof(dev), "/dev/loop%u", n);
@@ -393,7 +379,7 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name,
 		close(dfd);
 		close(lfd);	/* autoclear: never mounted, so detached now */
 		unlinkat(ls->mnt_fd, dir, AT_REMOVEDIR);
-		return failf(msg, msglen, err, "cannot mount %s (%s, %s) at %s: "
+		return vw_failf(msg, msglen, err, "cannot mount %s (%s, %s) at %s: "
 		    "%s", ipath, dev, vw_fs_name(fs), path, strerror(err));
 	}
 	close(dfd);
@@ -404,7 +390,7 @@ mount_volume(const struct vw_backend_ctx *ctx, const char *name,
 		if (rfd >= 0)
 			close(rfd);
 		unmount_volume(ctx, dir, img, msg, msglen);
-		return failf(msg, msglen, EIO, "after mounting %s at %s, statfs "
+		return vw_failf(msg, msglen, EIO, "after mounting %s at %s, statfs "
 		    "does not show the %s file system there; it was unmounted "
 		    "again", ipath, path, vw_fs_name(fs));
 	}
@@ -457,9 +443,9 @@ run_mkfs(const struct vw_backend_ctx *ctx, const char *name, uint32_t fs,
 	if (rep.err == 0)
 		return 0;
 	if (rep.err == EIO)
-		return failf(msg, msglen, EIO, "%s failed with status %d: %s",
+		return vw_failf(msg, msglen, EIO, "%s failed with status %d: %s",
 		    prog, rep.status, rep.out[0] ? rep.out : "(no output)");
-	return failf(msg, msglen, rep.err > 0 ? rep.err : EIO, "%s could "
+	return vw_failf(msg, msglen, rep.err > 0 ? rep.err : EIO, "%s could "
 	    "not run: %s%s%s", prog, strerror(rep.err),
 	    rep.out[0] ? ": " : "", rep.out);
 }
@@ -978,7 +964,7 @@ loop_status(const struct vw_backend_ctx *ctx, const struct vw_volume_req *req,
 
 	fd = open_image(ctx, req->name, O_RDONLY, &st);
 	if (fd < 0)
-		return failf(rep->msg, sizeof(rep->msg), errno, "cannot open the "
+		return vw_failf(rep->msg, sizeof(rep->msg), errno, "cannot open the "
 		    "image %s/%s.img: %s", d->root, req->name, strerror(errno));
 	close(fd);
 	vw_status_add(rep, "image", "%s/%s.img", d->root, req->name);
@@ -1020,13 +1006,13 @@ grow_xfs(int rootfd, uint64_t old, uint64_t size, char *msg, size_t msglen)
 	struct vw_xfs_growfs_data g;
 
 	if (fstatfs(rootfd, &sf) < 0 || sf.f_bsize <= 0)
-		return failf(msg, msglen, errno, "statfs: %s", strerror(errno));
+		return vw_failf(msg, msglen, errno, "statfs: %s", strerror(errno));
 	/* The inode space limit mkfs.xfs chose for the old size: 25% below
 	 * 1 TiB, 5% below 50 TiB, else 1% (xfsprogs calc_default_imaxpct). */
 	g.newblocks = size / (uint64_t)sf.f_bsize;
 	g.imaxpct = old < (1ULL << 40) ? 25 : old < (50ULL << 40) ? 5 : 1;
 	if (ioctl(rootfd, VW_XFS_IOC_FSGROWFSDATA, &g) < 0)
-		return failf(msg, msglen, errno, "xfs grow to %llu blocks failed: "
+		return vw_failf(msg, msglen, errno, "xfs grow to %llu blocks failed: "
 		    "%s", (unsigned long long)g.newblocks, strerror(errno));
 	return 0;
 }

@@ -285,6 +285,17 @@ ph_snapshot_restore(struct ph *ph, uint64_t id, const void *p)
 }
 
 int
+vw_failf(char *msg, size_t msglen, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int
 vw_status_add(struct vw_status_reply *rep, const char *key, const char *fmt, ...)
 {
 	struct vw_status_entry *e;
