@@ -49,14 +49,15 @@ call() {
 if [ -x "$NOTIFY_RECV" ]; then
 	"$NOTIFY_RECV" "$NOTIFY" "$TESTDIR/notified" 60 &
 	RECV_PID=$!
-	cleanup_fn "kill $RECV_PID"
+	# Only while still ours (the test waits for it and clears RECV_PID).
+	cleanup_fn "[ \"\${RECV_PID:-}\" = $RECV_PID ] && kill $RECV_PID"
 	for i in $(seq 1 50); do [ -S "$NOTIFY" ] && break; sleep 0.1; done
 fi
 systemd-socket-activate -l "$VW_SOCK" -l "$EXTRA" \
     -E NOTIFY_SOCKET="$NOTIFY" \
     "$VOLWARDEN" --foreground --debug --config "$CONF" >>"$VW_LOG" 2>&1 &
 VW_PID=$!
-cleanup_fn "kill -9 $VW_PID"
+cleanup_fn "[ \"\${VW_PID:-}\" = $VW_PID ] && kill -9 $VW_PID"
 for i in $(seq 1 100); do
 	[ -S "$VW_SOCK" ] && break
 	sleep 0.1
@@ -138,7 +139,7 @@ os.environ["LISTEN_FDS"] = "1"
 os.execv(sys.argv[2], sys.argv[2:])
 PY
 	VW_PID=$!
-	cleanup_fn "kill -9 $VW_PID"
+	cleanup_fn "[ \"\${VW_PID:-}\" = $VW_PID ] && kill -9 $VW_PID"
 	for i in $(seq 1 100); do
 		[ -S "$SOCK2" ] && [ -S "$VW_ADMIN" ] && break
 		sleep 0.1

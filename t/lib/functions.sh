@@ -170,9 +170,14 @@ dockerd_stop() {
 	kill -9 "$DOCKERD_PID" 2>/dev/null
 	wait "$DOCKERD_PID" 2>/dev/null
 	DOCKERD_PID=
-	# dockerd's containerd child may linger briefly after dockerd exits.
+	# dockerd's containerd child may linger briefly after dockerd exits;
+	# its pid file may be stale, so only a containerd of this test's
+	# exec-root is signalled.
 	if [ -f "$TESTDIR/docker/exec/containerd/containerd.pid" ]; then
-		kill -TERM "$(cat "$TESTDIR/docker/exec/containerd/containerd.pid")" 2>/dev/null
+		i=$(cat "$TESTDIR/docker/exec/containerd/containerd.pid")
+		case "$(tr '\0' ' ' <"/proc/$i/cmdline" 2>/dev/null)" in
+		*"$TESTDIR/docker/exec"*) kill -TERM "$i" 2>/dev/null ;;
+		esac
 	fi
 	return 0
 }
