@@ -42,15 +42,6 @@ case $out in
 *"built without libbtrfsutil"*) skip_all "volwarden was built without libbtrfsutil ($out)" ;;
 esac
 
-call() {
-	vw_call "$1" "${2-}" >"$TESTDIR/resp"
-	RESP=$(<"$TESTDIR/resp")
-	ERR=$(json_get "$RESP" '.Err // ""')
-}
-body() { jq -nc --arg n "$1" --argjson o "${2:-null}" '{Name: $n, Opts: $o}'; }
-create() { call VolumeDriver.Create "$(body "$@")"; }
-get() { call VolumeDriver.Get "$(body "$1")"; }
-remove() { call VolumeDriver.Remove "$(body "$1")"; }
 expect_ok() {
 	if [ "$HTTP_CODE" = 200 ] && [ "$RESP" = "{}" ]; then pass "$1"
 	else fail "$1"; diag "reply ($HTTP_CODE): $RESP"; fi

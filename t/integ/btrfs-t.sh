@@ -26,18 +26,6 @@ requires setpriv --version
 SNAPCTL="$top_builddir/t/lib/snapctl"
 CTL="$top_builddir/volwardenctl"
 
-call() {
-	vw_call "$1" "${2-}" >"$TESTDIR/resp"
-	RESP=$(<"$TESTDIR/resp")
-	ERR=$(json_get "$RESP" '.Err // ""')
-}
-body() { jq -nc --arg n "$1" --argjson o "${2:-null}" '{Name: $n, Opts: $o}'; }
-mbody() { jq -nc --arg n "$1" --arg i "$2" '{Name: $n, ID: $i}'; }
-create() { call VolumeDriver.Create "$(body "$@")"; }
-get() { call VolumeDriver.Get "$(body "$1")"; }
-remove() { call VolumeDriver.Remove "$(body "$1")"; }
-vmount() { call VolumeDriver.Mount "$(mbody "$1" "$2")"; }
-vunmount() { call VolumeDriver.Unmount "$(mbody "$1" "$2")"; }
 expect_ok() {
 	if [ "$HTTP_CODE" = 200 ] && [ "$RESP" = "{}" ]; then pass "$1"
 	else fail "$1"; diag "reply ($HTTP_CODE): $RESP"; fi

@@ -133,6 +133,22 @@ vw_call() {
 # json_get JSON FILTER: extract with jq (raw output).
 json_get() { printf '%s' "$1" | jq -r "$2" 2>/dev/null; }
 
+# VolumeDriver calls on VW_SOCK (tests may define their own instead):
+# call ENDPOINT [BODY] sets RESP, ERR (the Err string) and HTTP_CODE;
+# create NAME [OPTS-JSON], get, remove NAME, vmount/vunmount NAME ID.
+call() {
+	vw_call "$1" "${2-}" >"$TESTDIR/resp"
+	RESP=$(<"$TESTDIR/resp")
+	ERR=$(json_get "$RESP" '.Err // ""')
+}
+body() { jq -nc --arg n "$1" --argjson o "${2:-null}" '{Name: $n, Opts: $o}'; }
+mbody() { jq -nc --arg n "$1" --arg i "$2" '{Name: $n, ID: $i}'; }
+create() { call VolumeDriver.Create "$(body "$@")"; }
+get() { call VolumeDriver.Get "$(body "$1")"; }
+remove() { call VolumeDriver.Remove "$(body "$1")"; }
+vmount() { call VolumeDriver.Mount "$(mbody "$1" "$2")"; }
+vunmount() { call VolumeDriver.Unmount "$(mbody "$1" "$2")"; }
+
 # ---------------------------------------------------------------- dockerd
 # dockerd_start: a private dockerd with its own data-root, exec-root,
 # socket and pidfile under TESTDIR.  Sets DOCKER (a docker command line).
